@@ -1,0 +1,246 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small JSON REST client over the kubernetes ApiClient.
+
+Plain dicts in, plain dicts out, for core objects and CRDs alike: no discovery round
+trips, and the planners work on the same shapes ``kubectl get -o json`` shows.
+Transient failures (connection refused/reset, 429, 5xx) are retried with bounded backoff.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import time
+from collections import namedtuple
+
+try:
+    from kubernetes.client.rest import ApiException
+    from urllib3.exceptions import HTTPError as Urllib3Error
+except ImportError:  # the module reports the missing library before using this
+    ApiException = Urllib3Error = Exception
+
+
+Resource = namedtuple("Resource", "api_version kind plural namespaced")
+
+DEPLOYMENT = Resource("apps/v1", "Deployment", "deployments", True)
+REPLICASET = Resource("apps/v1", "ReplicaSet", "replicasets", True)
+SERVICE = Resource("v1", "Service", "services", True)
+POD = Resource("v1", "Pod", "pods", True)
+ENDPOINTS = Resource("v1", "Endpoints", "endpoints", True)
+ENDPOINTSLICE = Resource("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", True)
+NAMESPACE = Resource("v1", "Namespace", "namespaces", False)
+CONFIGMAP = Resource("v1", "ConfigMap", "configmaps", True)
+INGRESS = Resource("networking.k8s.io/v1", "Ingress", "ingresses", True)
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
+
+
+class KubeError(Exception):
+    """An API answer that is not a success, with the server's own message."""
+
+    def __init__(self, status, reason, message, body=None):
+        self.status = status
+        self.reason = reason
+        self.body = body or {}
+        super(KubeError, self).__init__(message)
+
+    @property
+    def not_found(self):
+        return self.status == 404
+
+    @property
+    def conflict(self):
+        return self.status == 409
+
+
+def _error_from(exc):
+    body = {}
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        pass
+    message = body.get("message") or exc.reason or str(exc)
+    return KubeError(exc.status, body.get("reason") or exc.reason, message, body)
+
+
+def resource_path(resource, namespace=None, name=None, subresource=None):
+    group_path = "/api/v1" if resource.api_version == "v1" else "/apis/" + resource.api_version
+    parts = [group_path]
+    if resource.namespaced and namespace:
+        parts += ["namespaces", namespace]
+    parts.append(resource.plural)
+    if name:
+        parts.append(name)
+    if subresource:
+        parts.append(subresource)
+    return "/".join(parts)
+
+
+def backoff_delays(attempts=5, first=0.2, ceiling=2.0):
+    """Sleep lengths between attempts: 0.2, 0.4, 0.8, 1.6 (bounded by ceiling)."""
+    delay = first
+    for _ in range(attempts - 1):
+        yield min(delay, ceiling)
+        delay *= 2
+
+
+class Kube(object):
+    """JSON requests against the API server, retried on transient failures."""
+
+    def __init__(self, api_client, attempts=5, sleep=time.sleep):
+        self.api_client = api_client
+        self.attempts = attempts
+        self.sleep = sleep
+
+    # --- transport -------------------------------------------------------
+    def request(self, method, path, query=None, body=None, content_type=None, timeout=None):
+        delays = backoff_delays(self.attempts)
+        while True:
+            try:
+                return self._request_once(method, path, query, body, content_type, timeout)
+            except ApiException as exc:
+                if exc.status not in RETRY_STATUSES:
+                    raise _error_from(exc)
+                retry_after = _retry_after(exc)
+                delay = next(delays, None)
+                if delay is None:
+                    raise _error_from(exc)
+                self.sleep(max(delay, retry_after))
+            except Urllib3Error as exc:
+                delay = next(delays, None)
+                if delay is None:
+                    raise KubeError(0, "ConnectionError", "cannot reach the API server: %s" % exc)
+                self.sleep(delay)
+
+    def _request_once(self, method, path, query, body, content_type, timeout):
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+        response = self.api_client.call_api(
+            path,
+            method,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+            _request_timeout=timeout or 60,
+        )
+        data = response.data
+        return json.loads(data) if data else {}
+
+    # --- verbs -----------------------------------------------------------
+    def get(self, resource, namespace, name):
+        return self.request("GET", resource_path(resource, namespace, name))
+
+    def get_or_none(self, resource, namespace, name):
+        try:
+            return self.get(resource, namespace, name)
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    def list(self, resource, namespace=None, label_selector=None, field_selector=None):
+        query = {}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
+        return self.request("GET", resource_path(resource, namespace), query)
+
+    def create(self, resource, namespace, body, dry_run=False):
+        query = {"dryRun": "All"} if dry_run else None
+        return self.request("POST", resource_path(resource, namespace), query, body)
+
+    def replace(self, resource, namespace, name, body):
+        return self.request("PUT", resource_path(resource, namespace, name), body=body)
+
+    def patch(self, resource, namespace, name, patch, content_type=MERGE_PATCH,
+              subresource=None, dry_run=False):
+        query = {"dryRun": "All"} if dry_run else None
+        return self.request(
+            "PATCH",
+            resource_path(resource, namespace, name, subresource),
+            query,
+            patch,
+            content_type,
+        )
+
+    def apply(self, resource, namespace, name, body, field_manager, dry_run=False):
+        """Server-side apply (force: this manager owns the fields it sends)."""
+        query = {"fieldManager": field_manager, "force": "true"}
+        if dry_run:
+            query["dryRun"] = "All"
+        return self.request("PATCH", resource_path(resource, namespace, name), query, body,
+                            APPLY_PATCH)
+
+    def delete(self, resource, namespace, name):
+        try:
+            return self.request("DELETE", resource_path(resource, namespace, name))
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    def watch(self, resource, namespace, resource_version, timeout, name=None,
+              label_selector=None):
+        """Yield (event type, object) from a watch stream until it ends or times out."""
+        query = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": max(1, int(timeout + 0.999)),
+        }
+        if resource_version:
+            query["resourceVersion"] = resource_version
+        if name:
+            query["fieldSelector"] = "metadata.name=" + name
+        if label_selector:
+            query["labelSelector"] = label_selector
+        try:
+            response = self.api_client.call_api(
+                resource_path(resource, namespace),
+                "GET",
+                query_params=list(query.items()),
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=(10, timeout + 5),
+            )
+        except ApiException as exc:
+            raise _error_from(exc)
+        try:
+            for line in _stream_lines(response):
+                event = json.loads(line)
+                yield event.get("type"), event.get("object") or {}
+        finally:
+            response.release_conn()
+
+
+def _stream_lines(response):
+    pending = b""
+    for chunk in response.stream(amt=None, decode_content=False):
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending
+
+
+def _retry_after(exc):
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        return min(float(headers.get("Retry-After", 0)), 5.0)
+    except (TypeError, ValueError):
+        return 0.0

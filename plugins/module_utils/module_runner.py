@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every module's main() shares: argument specs, the client, and turning the
+library's exceptions into a clear fail_json (validation errors list every field)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+    AUTH_ARG_SPEC,
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    build_api_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+    ValidationError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.kube import Kube, KubeError
+from ansible_collections.progressive.delivery.plugins.module_utils.wait import WaitError
+
+WAIT_ARG_SPEC = dict(
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=300),
+)
+
+
+def argument_spec(own):
+    spec = copy.deepcopy(AUTH_ARG_SPEC)
+    spec.update(copy.deepcopy(WAIT_ARG_SPEC))
+    spec.update(own)
+    return spec
+
+
+def kube_for(module):
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"),
+                         exception=str(KUBERNETES_IMPORT_ERROR))
+    try:
+        return Kube(build_api_client(module.params))
+    except Exception as exc:  # kubeconfig parse errors come in many types
+        module.fail_json(msg="cannot configure the Kubernetes client: %s" % exc)
+
+
+def run_module(module, work, refusal_types=()):
+    """Call ``work()`` and exit; known failures become fail_json with their message."""
+    try:
+        result = work()
+    except ValidationError as exc:
+        module.fail_json(msg="invalid input: %s" % exc,
+                         errors=[dict(field=e.path, message=e.message) for e in exc.errors])
+    except WaitError as exc:
+        module.fail_json(msg=str(exc))
+    except KubeError as exc:
+        module.fail_json(msg="Kubernetes API error: %s" % exc, status=exc.status,
+                         reason=exc.reason)
+    except refusal_types as exc:
+        module.fail_json(msg=str(exc))
+    diff = result.pop("diff", None)
+    if module._diff and diff is not None:
+        result["diff"] = diff
+    module.exit_json(**result)
