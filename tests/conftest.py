@@ -6,7 +6,7 @@ symlink to it (made by `make collection`, and here if missing)."""
 import os
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COLLECTIONS = os.path.join(ROOT, "build")
 LINK = os.path.join(COLLECTIONS, "ansible_collections", "progressive", "delivery")
 

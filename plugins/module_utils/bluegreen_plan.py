@@ -277,7 +277,9 @@ def live_version_of_ingress(spec, ingress_obj, version_services):
 
 
 def service_name_for(spec, version):
-    return spec.service_format.format(name=spec.name, version=version)
+    """Service names are DNS-1035 labels (no dots): v1.22.0 becomes v1-22-0. The seed's
+    `nginx-v1.22.0` Service name is rejected by the API server for that reason."""
+    return spec.service_format.format(name=spec.name, version=version).replace(".", "-").lower()
 
 
 def readiness(deployment):
@@ -615,6 +617,18 @@ def require_ready(spec, version, versions, action):
         raise PlanError("refusing to %s version %s: Deployment %s is not ready: %s; "
                         "set force=true to do it anyway"
                         % (action, version, dep["metadata"]["name"], text))
+
+
+def preflight(spec, observed):
+    """Checks on the traffic objects that must pass before the Deployment is touched, so a
+    call that would fail later writes nothing at all."""
+    _require_live_object(spec, observed)
+    versions_by_label(spec, observed.deployments)
+    if spec.ingress:
+        name = service_name_for(spec, spec.version)
+        if len(name) > 63 or not re.match(r"^[a-z]([-a-z0-9]*[a-z0-9])?$", name):
+            raise PlanError("version Service name %r (from version_service_name_format) is not "
+                            "a valid DNS-1035 label" % name)
 
 
 def _require_live_object(spec, observed):

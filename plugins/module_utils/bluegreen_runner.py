@@ -200,6 +200,8 @@ def run_bluegreen(kube, spec, check_mode=False, wait=True, wait_timeout=300):
     run = BlueGreenRun(kube, spec, check_mode, wait, wait_timeout)
     live_before = bg.current_live(spec, run.observe())
 
+    if spec.state in ("previewed", "promoted"):
+        bg.preflight(spec, run.observe())  # refuse bad traffic targets before any write
     if spec.state in bg.DEPLOYING_STATES:
         if spec.definition is not None or spec.pod_template is not None:
             run.ensure_deployment()
@@ -211,7 +213,8 @@ def run_bluegreen(kube, spec, check_mode=False, wait=True, wait_timeout=300):
                     "%s; give definition or pod_template to create it"
                     % (spec.version, spec.version_label, spec.version, spec.app_labels,
                        spec.namespace))
-            run.wait_rollout(existing["metadata"]["name"])
+            if spec.state == "deployed":
+                run.wait_rollout(existing["metadata"]["name"])
 
     if spec.state == "previewed":
         run.plan_and_write(lambda observed: bg.plan_preview(spec, observed))

@@ -123,19 +123,39 @@ class Kube(object):
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
-        response = self.api_client.call_api(
-            path,
-            method,
-            query_params=list((query or {}).items()),
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-            _request_timeout=timeout or 60,
-        )
-        data = response.data
+        response = self._send(method, path, query, headers, body, timeout or 60)
+        try:
+            data = response.data
+        finally:
+            response.release_conn()
         return json.loads(data) if data else {}
+
+    def _send(self, method, path, query, headers, body, timeout):
+        """One HTTP request; returns the raw urllib3 response (not yet read).
+
+        Clients from 35.x on are built by the newer OpenAPI generator (param_serialize +
+        call_api returning an unread response, no raise on errors); older ones take the path
+        and raise ApiException themselves. Both are supported.
+        """
+        client = self.api_client
+        query_list = list((query or {}).items())
+        if hasattr(client, "param_serialize"):
+            method, url, headers, body, _ = client.param_serialize(
+                method, path, query_params=query_list, header_params=headers, body=body,
+                auth_settings=["BearerToken"])
+            response = client.call_api(method, url, header_params=headers, body=body,
+                                       _request_timeout=timeout).response
+            if not 200 <= response.status < 300:
+                error = ApiException(status=response.status, reason=response.reason,
+                                     body=response.data.decode("utf-8", "replace"))
+                error.headers = response.headers
+                response.release_conn()
+                raise error
+            return response
+        return client.call_api(
+            path, method, query_params=query_list, header_params=headers, body=body,
+            auth_settings=["BearerToken"], _preload_content=False,
+            _return_http_data_only=True, _request_timeout=timeout)
 
     # --- verbs -----------------------------------------------------------
     def get(self, resource, namespace, name):
@@ -206,16 +226,8 @@ class Kube(object):
         if label_selector:
             query["labelSelector"] = label_selector
         try:
-            response = self.api_client.call_api(
-                resource_path(resource, namespace),
-                "GET",
-                query_params=list(query.items()),
-                header_params={"Accept": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=(10, timeout + 5),
-            )
+            response = self._send("GET", resource_path(resource, namespace), query,
+                                  {"Accept": "application/json"}, None, (10, timeout + 5))
         except ApiException as exc:
             raise _error_from(exc)
         try:

@@ -184,15 +184,12 @@ def wait_for(kube, resource, namespace, name, predicate, timeout, clock=time.mon
     """
     deadline = clock() + timeout
     while True:
-        obj = kube.get_or_none(resource, namespace, name)
+        obj, resource_version = _read_with_version(kube, resource, namespace, name)
         check = predicate(obj)
         if check.done:
             return obj
         if check.failed:
             raise WaitFailed(check.message, obj)
-        resource_version = _meta(obj, "resourceVersion") if obj else _list_version(
-            kube, resource, namespace
-        )
         remaining = deadline - clock()
         if remaining <= 0:
             raise WaitTimeout(check.message, obj)
@@ -215,8 +212,17 @@ def wait_for(kube, resource, namespace, name, predicate, timeout, clock=time.mon
             raise WaitTimeout(check.message, obj)
 
 
-def _list_version(kube, resource, namespace):
-    return (kube.list(resource, namespace).get("metadata") or {}).get("resourceVersion")
+def _read_with_version(kube, resource, namespace, name):
+    """The object (or None) and a resourceVersion to watch from, in one consistent read:
+    a list filtered to the name, so an object created between a GET and a later LIST
+    cannot be missed."""
+    listed = kube.list(resource, namespace, field_selector="metadata.name=" + name)
+    items = listed.get("items") or []
+    obj = items[0] if items else None
+    if obj is not None:
+        obj.setdefault("kind", resource.kind)
+        obj.setdefault("apiVersion", resource.api_version)
+    return obj, (listed.get("metadata") or {}).get("resourceVersion")
 
 
 def wait_for_rollout(kube, namespace, name, timeout, clock=time.monotonic):

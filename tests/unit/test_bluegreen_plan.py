@@ -319,37 +319,37 @@ def nginx_ingress(live_service):
                 {"path": "/*", "pathType": "ImplementationSpecific",
                  "backend": {"service": {"name": live_service, "port": {"number": 80}}}},
                 {"path": "/green(/|$)(.*)", "pathType": "ImplementationSpecific",
-                 "backend": {"service": {"name": "nginx-v1.24.0", "port": {"number": 80}}}}]}}]}}
+                 "backend": {"service": {"name": "nginx-v1-24-0", "port": {"number": 80}}}}]}}]}}
 
 
 def test_ingress_preview_builds_a_separate_rewrite_ingress():
     spec = seed003_spec()
     obs = observed([nginx_deployment("v1.22.0"), nginx_deployment("v1.24.0")],
-                   ingress=nginx_ingress("nginx-v1.22.0"),
+                   ingress=nginx_ingress("nginx-v1-22-0"),
                    version_services={"v1.22.0": {"metadata": {}}, "v1.24.0": None})
     writes = bg.plan_preview(spec, obs)
     assert [(w.verb, w.kind, w.name) for w in writes] == [
-        ("create", "Service", "nginx-v1.24.0"), ("create", "Ingress", "nginx-preview")]
+        ("create", "Service", "nginx-v1-24-0"), ("create", "Ingress", "nginx-preview")]
     preview = writes[1].body
     assert preview["metadata"]["annotations"][bg.NGINX + "rewrite-target"] == "/$2"
     assert preview["metadata"]["annotations"][bg.NGINX + "use-regex"] == "true"
     path = preview["spec"]["rules"][0]["http"]["paths"][0]
     assert path["path"] == "/green(/|$)(.*)"
-    assert path["backend"]["service"]["name"] == "nginx-v1.24.0"
+    assert path["backend"]["service"]["name"] == "nginx-v1-24-0"
     assert writes[0].body["spec"]["selector"] == {"app": "nginx", "revision": "v1.24.0"}
 
 
 def test_ingress_promote_repoints_live_path_and_drops_preview_path():
     spec = seed003_spec(state="promoted")
     obs = observed([nginx_deployment("v1.22.0"), nginx_deployment("v1.24.0")],
-                   ingress=nginx_ingress("nginx-v1.22.0"),
+                   ingress=nginx_ingress("nginx-v1-22-0"),
                    version_services={"v1.22.0": {}, "v1.24.0": {}})
     assert bg.current_live(spec, obs) == "v1.22.0"
     writes = bg.plan_promote(spec, obs)
     assert [(w.verb, w.kind, w.name) for w in writes] == [("patch", "Ingress", "nginx")]
     paths = writes[0].body["spec"]["rules"][0]["http"]["paths"]
     assert paths == [{"path": "/*", "pathType": "ImplementationSpecific",
-                      "backend": {"service": {"name": "nginx-v1.24.0", "port": {"number": 80}}}}]
+                      "backend": {"service": {"name": "nginx-v1-24-0", "port": {"number": 80}}}}]
     assert writes[0].body["metadata"]["annotations"][bg.PREVIOUS_VERSION] == "v1.22.0"
     after = bg.merge_patch(obs.ingress, writes[0].body)
     assert bg.plan_promote(spec, obs._replace(ingress=after)) == []
