@@ -24,6 +24,7 @@ SERVICE_LABEL = GROUP + "service"
 CONFIGURATION_LABEL = GROUP + "configuration"
 CONFIGURATION_GENERATION_LABEL = GROUP + "configurationGeneration"
 ROUTE_LABEL = GROUP + "route"
+REVISION_LABEL = GROUP + "revision"
 ROUTING_STATE_LABEL = GROUP + "routingState"
 
 
