@@ -305,10 +305,11 @@ def find_route(spec, child):
         if len(candidates) == 1:
             return candidates[0]
         if len(candidates) > 1:
-            raise PlanError("%s %s/%s has %d routes for %s (indexes %s); cannot tell which "
-                            "one to weight" % (spec.kind, spec.child_ns_name, _meta(child, "name"),
-                                               len(candidates), spec.route_path,
-                                               ", ".join(str(i) for i, _ in candidates)))
+            raise PlanError("%s %s/%s has %d routes for %s (spec.routes indexes %s); cannot "
+                            "tell which one to weight"
+                            % (spec.kind, _meta(child, "namespace"), _meta(child, "name"),
+                               len(candidates), spec.route_path,
+                               ", ".join(str(i) for i, _ in candidates)))
     return None, None
 
 
@@ -612,15 +613,25 @@ def _root_change_text(spec, root, before_ref, child_ref):
     return "%s %s/%s: %s" % (spec.kind, spec.namespace, spec.name, "; ".join(parts))
 
 
-def restore_patch(role, spec, before, live):
-    """The merge patch that puts back what a write changed (spec fields of ``before``) on
-    the ``live`` object, or None when another writer changed them since (then leave it)."""
-    fields = ["includes" if spec.api == "httpproxy" else "routes", "virtualhost"] \
-        if role == "root" else ["routes"]
-    patch = dict((f, copy.deepcopy(_spec(before).get(f))) for f in fields)
-    if all(_spec(live).get(f) == patch[f] for f in fields):
+def managed_fields(spec, role):
+    """The spec fields a write of ``role`` may change (and a restore puts back)."""
+    if role == "child":
+        return ["routes"]
+    return ["includes" if spec.api == "httpproxy" else "routes", "virtualhost"]
+
+
+def restore_patch(spec, role, before, live):
+    """The merge patch that puts the managed fields of ``before`` back on ``live`` (with
+    live's resourceVersion), or None when they are already equal."""
+    fields = managed_fields(spec, role)
+    if all(_spec(live).get(f) == _spec(before).get(f) for f in fields):
         return None
-    return _merge_patch(live, patch)
+    return _merge_patch(live, dict((f, _spec(before).get(f)) for f in fields))
+
+
+def changed_since(spec, role, written, live):
+    """Another writer changed the managed fields after our write: do not undo theirs."""
+    return any(_spec(live).get(f) != _spec(written).get(f) for f in managed_fields(spec, role))
 
 
 # ---------------------------------------------------------------------------

@@ -494,7 +494,11 @@ CORE: list[Component] = [
 
 # Optional components, enabled with `up --with NAME[,NAME]`: name -> components
 # (in start order). Contour and Knative are meant to land here.
-OPTIONAL: dict[str, list[Component]] = {}
+from components import contour  # noqa: E402  (tests/testbed/components/)
+
+OPTIONAL: dict[str, list[Component]] = {
+    "contour": contour.components(sys.modules[__name__]),
+}
 
 
 # ---------------------------------------------------------------- processes
