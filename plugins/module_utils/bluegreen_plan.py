@@ -669,7 +669,7 @@ def plan_preview(spec, observed):
     versions = versions_by_label(spec, observed.deployments)
     live = current_live(spec, observed)
     if live == spec.version:
-        raise PlanError("version %s is already live; preview is for a candidate" % spec.version)
+        return []  # already live (a re-run after promotion): nothing to preview
     require_ready(spec, spec.version, versions, "preview")
     writes = []
     if spec.service and spec.preview_service:

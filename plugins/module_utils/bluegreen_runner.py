@@ -218,7 +218,7 @@ def run_bluegreen(kube, spec, check_mode=False, wait=True, wait_timeout=300):
 
     if spec.state == "previewed":
         run.plan_and_write(lambda observed: bg.plan_preview(spec, observed))
-        if spec.service and spec.preview_service:
+        if spec.service and spec.preview_service and run.observe().preview_service is not None:
             run.wait_service_serves(spec.preview_service, spec.version)
     elif spec.state == "promoted":
         run.plan_and_write(lambda observed: bg.plan_promote(spec, observed))

@@ -67,8 +67,9 @@ class Resolved(namedtuple("Resolved", "target entry revision_name")):
     it sends traffic to now (None when it cannot be resolved)."""
 
 
-class Plan(namedtuple("Plan", "traffic before changed resolved")):
-    """traffic: the spec.traffic to write; before: the one read; resolved: Resolved list."""
+class Plan(namedtuple("Plan", "traffic before changed resolved create")):
+    """traffic: the spec.traffic to write; before: the one read; resolved: Resolved list;
+    create: the standalone Route does not exist yet and is created with this block."""
 
 
 # ---------------------------------------------------------------------------
@@ -527,9 +528,11 @@ def plan(spec, observed):
     errs = FieldErrors()
     errs.errors.extend(spec.input_errors)
     owner = observed.owner
-    if owner is None:
-        errs.add(spec.field, "%s %s not found in namespace %s", spec.kind, spec.name,
-                 spec.namespace)
+    create = owner is None and spec.kind == "Route" and spec.targets is not None
+    if owner is None and not create:
+        errs.add(spec.field, "%s %s not found in namespace %s%s", spec.kind, spec.name,
+                 spec.namespace, "" if spec.kind == "Service" else
+                 " (a missing Route is created only from a whole traffic block)")
         errs.raise_if_any()
     service_label = kn.labels(owner).get(kn.SERVICE_LABEL)
     if spec.kind == "Route" and service_label:
@@ -559,8 +562,9 @@ def plan(spec, observed):
 
     before = current_traffic(owner)
     traffic = [r.entry for r in resolved]
-    return Plan(traffic=traffic, before=before, changed=not same_traffic(before, traffic),
-                resolved=resolved)
+    return Plan(traffic=traffic, before=before,
+                changed=create or not same_traffic(before, traffic),
+                resolved=resolved, create=create)
 
 
 def _check_pinned_duplicates(errs, spec, resolved):

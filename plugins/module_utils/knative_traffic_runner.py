@@ -128,6 +128,12 @@ class TrafficRun(object):
         return observed
 
     # --- writing ---------------------------------------------------------
+    def create_route(self, traffic):
+        body = {"apiVersion": kn.ROUTE.api_version, "kind": kn.ROUTE.kind,
+                "metadata": {"name": self.spec.name, "namespace": self.spec.namespace},
+                "spec": {"traffic": traffic}}
+        return self.kube.create(kn.ROUTE, self.spec.namespace, body)
+
     def write(self, owner, traffic):
         patch = {"metadata": {"resourceVersion": kn.meta(owner, "resourceVersion")},
                  "spec": {"traffic": traffic if traffic else None}}
@@ -142,6 +148,8 @@ class TrafficRun(object):
             if not plan.changed or self.check_mode:
                 return observed, plan, None
             try:
+                if plan.create:
+                    return observed, plan, self.create_route(plan.traffic)
                 return observed, plan, self.write(observed.owner, plan.traffic)
             except KubeError as exc:
                 if not exc.conflict or attempt == CONFLICT_RETRIES - 1:
@@ -169,6 +177,9 @@ class TrafficRun(object):
         current = self.kube.get_or_none(self.resource, spec.namespace, spec.name)
         if not self.rollback:
             lines.append("the new traffic block was left in place (rollback_on_failure=false)")
+        elif before_owner is None:
+            lines.append("the Route was created by this call and is left in place to be "
+                         "looked at")
         elif not kn.is_ready(before_owner):
             lines.append("it was not Ready before the change either (%s), so the new traffic "
                          "block was left in place" % kn.describe_condition(
@@ -202,7 +213,13 @@ def run_traffic(kube, spec, check_mode=False, wait=True, wait_timeout=300, rollb
     run = TrafficRun(kube, spec, check_mode, wait, wait_timeout, rollback)
     observed, plan, written = run.plan_and_write()
     if written is None:
-        return report(run, plan, observed.owner, changed=plan.changed, written=False)
+        current = observed.owner
+        if run.wait and not plan.changed:
+            # nothing to write, but an earlier write may still be settling
+            predicate = ktp.traffic_settled(spec.kind, spec.name, plan.traffic)
+            if not predicate(current).done:
+                current = run.wait_settled(plan.traffic, run.remaining())
+        return report(run, plan, current, changed=plan.changed, written=False)
     current = written
     if run.wait:
         try:
@@ -255,7 +272,10 @@ def report(run, plan, obj, changed, written):
     config = run.kube.get_or_none(kn.CONFIGURATION, spec.namespace, spec.configuration)
     config_status = kn.status(config) if config else kn.status(obj)
     actions = []
-    if changed:
+    if changed and plan.create:
+        actions.append("create Route %s/%s with spec.traffic [%s]" % (
+            spec.namespace, spec.name, ktp.describe_traffic(plan.traffic)))
+    elif changed:
         actions.append("%s %s/%s spec.traffic: [%s] -> [%s]" % (
             spec.kind, spec.namespace, spec.name, ktp.describe_traffic(plan.before),
             ktp.describe_traffic(plan.traffic)))

@@ -56,6 +56,8 @@ options:
   route:
     description:
       - Name of a standalone Knative Route (one not owned by a Service).
+      - A Route that does not exist yet is created with the O(traffic) block (as the first
+        C(kubectl apply) of the Route does in the Knative blue/green example).
     type: str
   configuration:
     description:

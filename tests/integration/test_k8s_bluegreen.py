@@ -295,3 +295,14 @@ def test_seed003_single_ingress_with_both_paths_is_adopted(kube, namespace):
     paths = kube.get(INGRESS, namespace, "nginx")["spec"]["rules"][0]["http"]["paths"]
     assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [
         ("/*", "nginx-v1-24-0")]
+
+
+def test_rerunning_a_finished_release_changes_nothing(kube, namespace):
+    """The bluegreen role re-runs 'previewed' after promotion: it must be a quiet no-op."""
+    seed001_v1_live(namespace)
+    assert deploy_v2(namespace, state="promoted")["live_version"] == "v2"
+    before = resource_versions(kube, namespace)
+    again = deploy_v2(namespace, state="previewed", wait_timeout=5)
+    assert not again.get("failed"), again
+    assert not again["changed"] and again["live_version"] == "v2"
+    assert resource_versions(kube, namespace) == before

@@ -222,10 +222,10 @@ def test_preview_creates_a_preview_service_without_node_ports():
     assert body["spec"]["type"] == "ClusterIP"
 
 
-def test_preview_of_the_live_version_is_refused():
+def test_preview_of_the_live_version_changes_nothing():
+    """A re-run of a finished release previews nothing and must not fail."""
     spec = bg.validate(params(state="previewed", version="v1"))
-    with pytest.raises(bg.PlanError, match="already live"):
-        bg.plan_preview(spec, observed([deployment("v1")], service("v1")))
+    assert bg.plan_preview(spec, observed([deployment("v1")], service("v1"))) == []
 
 
 def test_preview_leaves_live_untouched_and_repoints_existing_preview():

@@ -93,8 +93,8 @@ def split(*pairs):
 # --- percents --------------------------------------------------------------------
 @pytest.mark.parametrize("percents,total", [((50, 60), 110), ((50, 40), 90)])
 def test_sum_is_stated_in_knatives_own_words(percents, total):
-    errs = errors_of(ktp.validate, params(split(("hello-00004", percents[0]),
-                                                 ("hello-00002", percents[1]))))
+    request = split(("hello-00004", percents[0]), ("hello-00002", percents[1]))
+    errs = errors_of(ktp.validate, params(request))
     assert errs == [("traffic", "given traffic percents sum to %d, want 100" % total)]
 
 
@@ -105,8 +105,8 @@ def test_empty_traffic_sums_to_zero():
 
 @pytest.mark.parametrize("value", [-5, 101, 250])
 def test_out_of_range_percent(value):
-    errs = errors_of(ktp.validate, params(split(("hello-00001", value),
-                                                 ("hello-00002", 100 - value))))
+    request = split(("hello-00001", value), ("hello-00002", 100 - value))
+    errs = errors_of(ktp.validate, params(request))
     assert ("traffic[0].percent",
             "invalid value for traffic percent %d, expected 0 <= percent <= 100" % value) in errs
 
@@ -137,8 +137,8 @@ def test_missing_percent_means_zero():
 
 # --- tags and duplicates ---------------------------------------------------------
 def test_duplicate_tag():
-    errs = errors_of(ktp.validate, params(split(("hello-00001", 50, "v2"),
-                                                 ("hello-00002", 50, "v2"))))
+    request = split(("hello-00001", 50, "v2"), ("hello-00002", 50, "v2"))
+    errs = errors_of(ktp.validate, params(request))
     assert errs == [("traffic[1].tag", "duplicate tag 'v2' (also on traffic[0]): every tag "
                      "names one target")]
 
@@ -312,6 +312,24 @@ def test_missing_service():
     owner_missing = ktp.Observed(None, {}, {})
     assert errors_of(ktp.plan, spec, owner_missing) == [
         ("service", "Service hello not found in namespace default")]
+
+
+def test_missing_route_is_created_from_a_whole_block():
+    revisions = [revision("blue-green-demo-00001", config="blue-green-demo", service=None)]
+    configs = {"blue-green-demo": configuration("blue-green-demo", "blue-green-demo-00001",
+                                                "blue-green-demo-00001")}
+    spec = ktp.validate(dict(namespace=NS, route="blue-green-demo",
+                             traffic=split(("@latest_created", 100))))
+    result = ktp.plan(spec, ktp.Observed(None, configs, dict(
+        (r["metadata"]["name"], r) for r in revisions)))
+    assert result.create and result.changed and result.before == []
+    assert result.traffic == [{"revisionName": "blue-green-demo-00001",
+                               "latestRevision": False, "percent": 100}]
+    # tag edits need a Route to edit
+    tags = ktp.validate(dict(namespace=NS, route="blue-green-demo",
+                             tags=[{"revision": "@latest_created", "tag": "v2"}]))
+    (path, message), = errors_of(ktp.plan, tags, ktp.Observed(None, configs, {}))
+    assert path == "route" and message.startswith("Route blue-green-demo not found")
 
 
 def test_route_owned_by_a_service_is_refused():

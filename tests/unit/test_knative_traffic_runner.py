@@ -31,15 +31,17 @@ class FakeKube(object):
         self.controller = controller or settle_as_requested
         self.patches = []
         self.conflict_next = False
+        self.events = {}
 
     def get_or_none(self, resource, namespace, name):
         obj = self.objects.get((resource.plural, name))
         return copy.deepcopy(obj) if obj else None
 
     def list(self, resource, namespace=None, label_selector=None, field_selector=None):
+        only = field_selector.split("=", 1)[1] if field_selector else None
         return {"metadata": {"resourceVersion": "1"},
-                "items": [copy.deepcopy(o) for (plural, _), o in sorted(self.objects.items())
-                          if plural == resource.plural]}
+                "items": [copy.deepcopy(o) for (plural, name), o in sorted(self.objects.items())
+                          if plural == resource.plural and only in (None, name)]}
 
     def patch(self, resource, namespace, name, patch, **kwargs):
         self.patches.append(copy.deepcopy(patch))
@@ -56,8 +58,12 @@ class FakeKube(object):
         self.controller(obj)
         return copy.deepcopy(obj)
 
-    def watch(self, *args, **kwargs):
-        return iter(())
+    def watch(self, resource, namespace, resource_version, timeout, name=None, **kwargs):
+        """Events come from ``self.events[(plural, name)]``: callables that change the
+        stored object (a controller at work) and whose result is yielded."""
+        for change in self.events.pop((resource.plural, name), []):
+            change(self.objects[(resource.plural, name)])
+            yield "MODIFIED", copy.deepcopy(self.objects[(resource.plural, name)])
 
 
 def settle_as_requested(obj):
@@ -179,3 +185,37 @@ def test_no_rollback_when_disabled():
         run_traffic(kube, spec_for(FIFTY), wait_timeout=5, rollback=False)
     assert "left in place (rollback_on_failure=false)" in str(err.value)
     assert len(kube.patches) == 1
+
+
+def set_ready(state, reason=None):
+    def change(obj):
+        obj["status"]["conditions"] = [{"type": "Ready", "status": state, "reason": reason}]
+    return change
+
+
+def test_a_starting_revision_is_waited_for_before_deciding():
+    kube = cluster()
+    set_ready("Unknown", "Deploying")(kube.objects[("revisions", "hello-00002")])
+    kube.events[("revisions", "hello-00002")] = [set_ready("True")]
+    result = run_traffic(kube, spec_for(FIFTY), wait_timeout=5)
+    assert result["changed"] and len(kube.patches) == 1
+
+
+def test_a_revision_that_fails_while_starting_is_refused_before_any_write():
+    kube = cluster()
+    set_ready("Unknown", "Deploying")(kube.objects[("revisions", "hello-00002")])
+    kube.events[("revisions", "hello-00002")] = [set_ready("False", "ProgressDeadlineExceeded")]
+    with pytest.raises(ValidationError) as err:
+        run_traffic(kube, spec_for(FIFTY), wait_timeout=5)
+    assert "revision 'hello-00002' failed (Ready=False (ProgressDeadlineExceeded))" in str(
+        err.value)
+    assert kube.patches == []
+
+
+def test_check_mode_does_not_wait_for_starting_revisions():
+    kube = cluster()
+    set_ready("Unknown", "Deploying")(kube.objects[("revisions", "hello-00002")])
+    kube.events[("revisions", "hello-00002")] = [set_ready("True")]
+    with pytest.raises(ValidationError, match="is not Ready"):
+        run_traffic(kube, spec_for(FIFTY), check_mode=True)
+    assert kube.events  # never watched
