@@ -257,7 +257,7 @@ def find_delegation(spec, root):
         raise PlanError("%s %s/%s delegates %s %d times (%s); Contour rejects duplicate "
                         "conditions: fix the root by hand first"
                         % (spec.kind, spec.namespace, spec.name, spec.path, len(matches),
-                           ", ".join("%s/%s" % (r.namespace, r.name) for _, r in matches)))
+                           ", ".join("%s/%s" % (r.namespace, r.name) for _i, r in matches)))
     if spec.api == "ingressroute" and not matches:
         for route in _spec(root).get("routes") or []:
             if route.get("match") == spec.path and route.get("services"):
@@ -309,12 +309,12 @@ def find_route(spec, child):
                             "tell which one to weight"
                             % (spec.kind, _meta(child, "namespace"), _meta(child, "name"),
                                len(candidates), spec.route_path,
-                               ", ".join(str(i) for i, _ in candidates)))
+                               ", ".join(str(i) for i, _route in candidates)))
     return None, None
 
 
 def route_paths(spec, child):
-    return sorted(set(p for _, p, _ in child_routes(spec.api, child, spec.path)))
+    return sorted(set(path for _i, path, _route in child_routes(spec.api, child, spec.path)))
 
 
 def weighted_services(route):
@@ -370,7 +370,7 @@ def check_against_cluster(spec, observed, child_ref):
 def _check_tls(errs, spec, observed):
     if spec.tls_secret is None or observed.tls_secret == UNCHECKED:
         return
-    secret_ns, _, secret_name = spec.tls_secret.rpartition("/")
+    secret_ns, _slash, secret_name = spec.tls_secret.rpartition("/")
     secret_ns = secret_ns or spec.namespace
     secret = observed.tls_secret
     if secret is None:
@@ -418,7 +418,7 @@ def _check_child(errs, spec, observed, child_ref):
                  "include another root", kind, where, fqdn_of(child))
     if spec.services is None:
         return
-    _, route = find_route(spec, child)
+    route = find_route(spec, child)[1]
     if route is None:
         field = "route_path" if spec.route_path != spec.path else "path"
         errs.add(field, "%r matches no route of %s %s (its routes serve: %s)", spec.route_path,
@@ -454,14 +454,14 @@ def target_child(spec, root):
     """The child the call is about: the one given, else the one delegated now."""
     if spec.child is not None:
         return spec.child
-    _, current = find_delegation(spec, root) if root is not None else (None, None)
+    return find_delegation(spec, root)[1] if root is not None else None
     return current
 
 
 def plan(spec, observed):
     """Check the request against the cluster and return the Plan (writes may be empty)."""
     root = observed.root
-    _, before_ref = find_delegation(spec, root) if root is not None else (None, None)
+    before_ref = find_delegation(spec, root)[1] if root is not None else None
     child_ref = spec.child or before_ref
     check_against_cluster(spec, observed, child_ref)
     if spec.state == "absent":
@@ -500,7 +500,7 @@ def plan(spec, observed):
 def _plan_absent(spec, root, before_ref):
     if root is None or before_ref is None or (spec.child and spec.child != before_ref):
         return Plan([], before_ref, root, None, before_ref, before_ref, None)
-    index, _ = find_delegation(spec, root)
+    index = find_delegation(spec, root)[0]
     field = "includes" if spec.api == "httpproxy" else "routes"
     remaining = [d for i, d in enumerate(_spec(root).get(field) or []) if i != index]
     root_spec = _spec(root)
@@ -607,9 +607,9 @@ def _root_change_text(spec, root, before_ref, child_ref):
     if before_ref is None:
         parts.append("add %s -> %s/%s" % (spec.path, child_ref.namespace, child_ref.name))
     elif before_ref != child_ref:
-        parts.append("%s -> %s/%s (was %s/%s)" % (spec.path, child_ref.namespace,
-                                                   child_ref.name, before_ref.namespace,
-                                                   before_ref.name))
+        parts.append("%s -> %s/%s (was %s/%s)" % (
+            spec.path, child_ref.namespace, child_ref.name, before_ref.namespace,
+            before_ref.name))
     return "%s %s/%s: %s" % (spec.kind, spec.namespace, spec.name, "; ".join(parts))
 
 
@@ -713,10 +713,10 @@ def proxy_view(spec, obj, role):
         view["fqdn"] = fqdn_of(obj)
         view["tls_secret"] = tls_secret_of(obj)
         view["delegations"] = [dict(path=p, name=r.name, namespace=r.namespace)
-                               for _, p, r in delegations(spec.api, obj)]
+                               for _i, p, r in delegations(spec.api, obj)]
     else:
         view["routes"] = [dict(path=p, services=weighted_services(r))
-                          for _, p, r in child_routes(spec.api, obj, spec.path)]
+                          for _i, p, r in child_routes(spec.api, obj, spec.path)]
     return view
 
 

@@ -202,8 +202,12 @@ def run_contour_delegate(kube, spec, check_mode=False, wait=True, wait_timeout=3
             run.wait_valid(the_plan, observed)
         except WaitError as exc:
             notes = run.restore() if run.changed else []
-            verdict = "did not confirm the change in %ss" % wait_timeout \
-                if isinstance(exc, WaitTimeout) else "rejected the change"
+            if not run.changed:
+                verdict = "does not confirm the state in force (nothing was changed)"
+            elif isinstance(exc, WaitTimeout):
+                verdict = "did not confirm the change in %ss" % wait_timeout
+            else:
+                verdict = "rejected the change"
             message = "Contour %s: %s" % (verdict, exc)
             if notes:
                 message += ". Then: " + "; ".join(notes)
