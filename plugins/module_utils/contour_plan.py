@@ -455,7 +455,6 @@ def target_child(spec, root):
     if spec.child is not None:
         return spec.child
     return find_delegation(spec, root)[1] if root is not None else None
-    return current
 
 
 def plan(spec, observed):

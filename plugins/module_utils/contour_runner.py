@@ -81,7 +81,7 @@ class ContourRun(object):
         if (spec.state != "present" or not spec.tls_secret or spec.force
                 or (root is not None and cp.tls_secret_of(root) == spec.tls_secret)):
             return cp.UNCHECKED, []
-        secret_ns, _, name = spec.tls_secret.rpartition("/")
+        secret_ns, _slash, name = spec.tls_secret.rpartition("/")
         secret_ns = secret_ns or spec.namespace
         secret = self.kube.get_or_none(SECRET, secret_ns, name)
         delegations = []
@@ -175,8 +175,8 @@ class ContourRun(object):
                     patch = cp.restore_patch(spec, role, before, live)
                     if patch is not None:
                         self.kube.patch(spec.resource, ref.namespace, ref.name, patch)
-                    notes.append("put back %s as it was (%s)" % (where, _summary(spec, role,
-                                                                                before)))
+                    notes.append("put back %s as it was (%s)"
+                                 % (where, _summary(spec, role, before)))
             except KubeError as exc:
                 notes.append("could not put back %s: %s" % (where, exc))
         return notes
@@ -187,9 +187,12 @@ def _summary(spec, role, obj):
     if role == "root":
         return ", ".join("%s -> %s/%s" % (d["path"], d["namespace"], d["name"])
                          for d in view["delegations"]) or "no delegation"
-    return "; ".join("%s: %s" % (r["path"], "/".join("%s=%s" % (s["name"], s["weight"])
-                                                      for s in r["services"]))
+    return "; ".join("%s: %s" % (r["path"], _weights(r["services"]))
                      for r in view["routes"]) or "no routes"
+
+
+def _weights(services):
+    return "/".join("%s=%s" % (s["name"], s["weight"]) for s in services)
 
 
 # ---------------------------------------------------------------------------

@@ -31,7 +31,7 @@ description:
     route of the child serves, a negative weight) is reported at once, naming the field and
     the value, before anything is written.
 author:
-  - progressive.delivery contributors
+  - progressive.delivery maintainers
 options:
   name:
     description:
@@ -333,7 +333,7 @@ OWN_SPEC = dict(
     api=dict(type="str", default="httpproxy", choices=list(APIS)),
     state=dict(type="str", default="present", choices=list(STATES)),
     fqdn=dict(type="str"),
-    tls_secret=dict(type="str"),
+    tls_secret=dict(type="str", no_log=False),  # a Secret's name, not secret material
     path=dict(type="str", required=True),
     child=dict(type="dict", options=CHILD_SPEC),
     services=dict(type="list", elements="dict", options=SERVICE_SPEC),

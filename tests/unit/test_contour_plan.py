@@ -174,7 +174,7 @@ def test_route_paths_join_like_contour(include, route_prefix, expected):
     if route_prefix:
         route["conditions"] = [{"prefix": route_prefix}]
     routes = cp.child_routes("httpproxy", child(routes=[route]), include)
-    assert [p for _, p, _ in routes] == [expected]
+    assert [path for _i, path, _route in routes] == [expected]
 
 
 def test_find_route_prefers_exact_then_ignores_trailing_slash():
@@ -526,7 +526,7 @@ def status(valid, generation, errors=(), description=None):
             "message": "Valid HTTPProxy" if valid else
             "At least one error present, see Errors for details",
             "errors": [dict(type=t, reason=r, message=m, status="True") for t, r, m in errors]}
-    current = "valid" if valid else ("orphaned" if any(t == "Orphaned" for t, _, _ in errors)
+    current = "valid" if valid else ("orphaned" if any(e[0] == "Orphaned" for e in errors)
                                      else "invalid")
     return {"currentStatus": current, "description": description or cond["message"],
             "conditions": [cond]}

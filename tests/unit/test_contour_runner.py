@@ -105,7 +105,7 @@ def fake_contour(store):
         if not cp.is_root(obj):
             continue
         errors = []
-        for _, _, ref in cp.delegations("httpproxy", obj):
+        for _index, _path, ref in cp.delegations("httpproxy", obj):
             if (ref.namespace, ref.name) in proxies:
                 included.add((ref.namespace, ref.name))
             else:
@@ -281,3 +281,15 @@ def test_legacy_ingressroute_is_written_without_waiting():
     assert result["warnings"]
     stored = kube.store[("ingressroutes", ROOT_NS, "root-blog")]
     assert stored["spec"]["routes"][0]["delegate"] == {"name": "blog2", "namespace": MKT}
+
+
+def test_unchanged_but_invalid_fails_without_writing():
+    kube = seed_cluster()
+    root_obj = kube.store[("httpproxies", ROOT_NS, "root-blog")]
+    set_status(root_obj, [("TLSError", "SecretNotValid", "Secret not found")])
+    with pytest.raises(ContourRejected) as err:
+        run(kube, child=dict(name="blog", namespace=MKT))
+    assert str(err.value).startswith("Contour does not confirm the state in force (nothing "
+                                     "was changed): HTTPProxy root-ingressroute/root-blog is "
+                                     "invalid: SecretNotValid: Secret not found")
+    assert kube.writes == []

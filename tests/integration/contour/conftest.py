@@ -39,7 +39,7 @@ def contour(kubeconfig):
     """Contour serves the cluster: its CRDs are established and it writes status."""
     if not on_kind():
         res = subprocess.run([sys.executable, str(TESTBED), "up", "--with", "contour"],
-                             capture_output=True, text=True)
+                             capture_output=True, text=True, check=False)
         if res.returncode:
             pytest.fail("`testbed.py up --with contour` failed:\n%s\n%s"
                         % (res.stdout, res.stderr), pytrace=False)
@@ -77,10 +77,9 @@ def seed002(kube, namespace, other_namespace):
         resource = HTTPPROXY if api == "httpproxy" else INGRESSROUTE
         for name in ("green", "blue"):
             kube.create(SERVICE, other_namespace, service_manifest(name))
-        kube.create(resource, other_namespace, child_proxy(api, "blog", "/blog",
-                                                            [{"name": "green", "port": 80}]))
-        kube.create(resource, other_namespace, child_proxy(api, "blog2", "/blog",
-                                                            [{"name": "blue", "port": 80}]))
+        for name, service in (("blog", "green"), ("blog2", "blue")):
+            kube.create(resource, other_namespace,
+                        child_proxy(api, name, "/blog", [{"name": service, "port": 80}]))
         # Contour refuses one host in two roots: each test gets its own yangcs.net.
         fqdn = "%s.yangcs.net" % namespace.rsplit("-", 1)[-1]
         kube.create(SECRET, namespace, tls_secret_manifest("yangcs-net", fqdn))

@@ -68,6 +68,7 @@ def test_status_follows_each_generation_without_envoy(contour, namespace):
 
     contour.patch(HTTPPROXY, namespace, "root", {"spec": {"routes": [
         {"services": [{"name": "missing", "port": 80}]}]}})
+
     def invalid_at_2(obj):
         cond = obj["status"]["conditions"][0]
         return Check(cond["observedGeneration"] == 2 and cond["status"] == "False",
