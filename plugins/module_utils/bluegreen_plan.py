@@ -688,7 +688,7 @@ def plan_promote(spec, observed):
     versions = versions_by_label(spec, observed.deployments)
     _require_live_object(spec, observed)
     live = current_live(spec, observed)
-    previous, _ = record_of(spec, observed)
+    previous = record_of(spec, observed)[0]
     if live != spec.version:
         require_ready(spec, spec.version, versions, "promote")
         previous = live
@@ -755,7 +755,7 @@ def plan_scale_down(spec, observed):
     live = current_live(spec, observed)
     version = spec.version
     if version is None:
-        version, _ = record_of(spec, observed)
+        version = record_of(spec, observed)[0]
         if version is None:
             raise PlanError("no version given and no previous version recorded to scale down")
     if version == live:
@@ -802,4 +802,3 @@ def merge_patch(target, patch):
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
-

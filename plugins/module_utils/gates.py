@@ -205,7 +205,7 @@ def _evaluate_http(gate, kube, fetch):
 
 def _evaluate_prometheus(gate, kube, fetch):
     url = gate["url"].rstrip("/") + "/api/v1/query?" + urlencode({"query": gate["query"]})
-    status, body, _, error = fetch(url, "GET", None, gate.get("timeout", 10))
+    status, body, unused_seconds, error = fetch(url, "GET", None, gate.get("timeout", 10))
     if error or status != 200:
         return False, "Prometheus query failed: %s" % (error or "status %s" % status), {}
     try:

@@ -20,7 +20,12 @@ try:
     from kubernetes.client.rest import ApiException
     from urllib3.exceptions import HTTPError as Urllib3Error
 except ImportError:  # the module reports the missing library before using this
-    ApiException = Urllib3Error = Exception
+
+    class ApiException(Exception):
+        status = None
+
+    class Urllib3Error(Exception):
+        pass
 
 
 Resource = namedtuple("Resource", "api_version kind plural namespaced")
@@ -86,7 +91,7 @@ def resource_path(resource, namespace=None, name=None, subresource=None):
 def backoff_delays(attempts=5, first=0.2, ceiling=2.0):
     """Sleep lengths between attempts: 0.2, 0.4, 0.8, 1.6 (bounded by ceiling)."""
     delay = first
-    for _ in range(attempts - 1):
+    for unused in range(attempts - 1):
         yield min(delay, ceiling)
         delay *= 2
 
@@ -140,7 +145,7 @@ class Kube(object):
         client = self.api_client
         query_list = list((query or {}).items())
         if hasattr(client, "param_serialize"):
-            method, url, headers, body, _ = client.param_serialize(
+            method, url, headers, body, unused_post = client.param_serialize(
                 method, path, query_params=query_list, header_params=headers, body=body,
                 auth_settings=["BearerToken"])
             response = client.call_api(method, url, header_params=headers, body=body,

@@ -12,7 +12,7 @@ module: gate_check
 short_description: Evaluate release gates (pod health, HTTP checks, Prometheus queries)
 version_added: 0.1.0
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 description:
   - Evaluates a list of gates, each a plain dictionary with a O(gates[].type), and reports
     for every gate whether it passed, why, and the values it measured.

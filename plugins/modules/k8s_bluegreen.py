@@ -12,7 +12,7 @@ module: k8s_bluegreen
 short_description: Blue/green releases of a Deployment behind a Service and/or an Ingress
 version_added: 0.1.0
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 description:
   - Runs two versions of an app side by side, each its own Deployment whose pods carry
     O(version_label)=<version>, and moves live traffic between them in one write.

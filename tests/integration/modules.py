@@ -36,7 +36,7 @@ def run_module(module, check=False, diff=False, **params):
         proc = subprocess.run(
             [sys.executable, "-m",
              "ansible_collections.progressive.delivery.plugins.modules." + module, path],
-            capture_output=True, text=True, env=env, timeout=900,
+            capture_output=True, text=True, env=env, timeout=900, check=False,
         )
     finally:
         os.unlink(path)

@@ -122,7 +122,7 @@ def test_live_service_never_loses_ready_endpoints_across_the_switch(kube, namesp
     stop = threading.Event()
 
     def record():
-        for _, obj in kube.watch(ENDPOINTS, namespace, start, 20, name="myapp-lan"):
+        for unused_type, obj in kube.watch(ENDPOINTS, namespace, start, 20, name="myapp-lan"):
             ready = sum(len(s.get("addresses") or []) for s in obj.get("subsets") or [])
             counts.append(ready)
             if stop.is_set():
@@ -178,8 +178,8 @@ def test_scale_down_then_rollback_scales_back_up_first(kube, namespace):
     seed001_v1_live(namespace)
     assert deploy_v2(namespace, state="promoted")["live_version"] == "v2"
 
-    refused = run_module("k8s_bluegreen", **bluegreen(namespace, version="v2",
-                                                       state="scaled_down"))
+    refused = run_module("k8s_bluegreen",
+                         **bluegreen(namespace, version="v2", state="scaled_down"))
     assert refused["failed"] and "refusing to scale down version v2: it is live" in refused["msg"]
 
     scaled = run_module("k8s_bluegreen", **bluegreen(namespace, state="scaled_down"))
