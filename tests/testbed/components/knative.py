@@ -5,7 +5,11 @@
 The `controller` and `webhook` commands of knative.dev/serving are built from the Go
 module pinned in tests/testbed/knative/go.mod (its own module context: serving's go.mod
 has a replace directive, so `go install ...@version` refuses it) into the testbed's
-binary cache. At testbed time the upstream YAML is read from the downloaded modules
+binary cache, with one change made at build time: knative.dev/pkg's three servers
+(webhook, probes, profiling) bind 127.0.0.1 instead of every interface, and the probe
+port (a constant 8080 upstream) is taken from TESTBED_PROBES_PORT. The build copies the
+pinned knative.dev/pkg out of the module cache, patches the expressions listed in
+LOOPBACK_PATCHES, and points a `replace` at the copy through `go build -modfile`. At testbed time the upstream YAML is read from the downloaded modules
 (serving, networking, caching: CRDs, RBAC, config maps, webhook configurations) and
 applied with kubectl, then our overrides (CONFIG_OVERRIDES below, the webhook port).
 
@@ -25,6 +29,7 @@ Stdlib only, like testbed.py; `components(tb)` gets the testbed module.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -41,8 +46,6 @@ NAMESPACE = "knative-serving"
 INGRESS_CLASS = "testbed.ingress.networking.knative.dev"
 PUBLIC_LB = "knative-testbed-ingress.knative-serving.svc.cluster.local"
 PRIVATE_LB = "knative-testbed-ingress-internal.knative-serving.svc.cluster.local"
-# The controller's probe server: knative.dev/pkg binds it on *:8080, a constant.
-CONTROLLER_PROBE_PORT = 8080
 # Nothing listens here: every image registry call goes to a dead loopback port.
 DEAD_PROXY = "127.0.0.1:9"
 
@@ -64,6 +67,8 @@ CONFIG_OVERRIDES = {
     "config-observability": {"metrics.backend-destination": "none",
                              "metrics.request-metrics-backend-destination": "none",
                              "profiling.enable": "false"},
+    # The webhook logs every admission request at info (megabytes per test run).
+    "config-logging": {"loglevel.webhook": "warn"},
     # A restarted controller takes its reconcilers' leases back within seconds.
     "config-leader-election": {"lease-duration": "15s", "renew-deadline": "10s", "retry-period": "2s"},
 }
@@ -106,22 +111,49 @@ RECONCILERS = ("configuration", "domainmapping", "gc", "labeler", "nscert", "rev
                "serverlessservice", "service")
 LEASE_PREFIX = "controller.knative.dev.serving.pkg.reconciler."
 
+# knative.dev/pkg listens on ":<port>" (every interface) in three places; the build
+# replaces exactly these expressions (file, upstream text, loopback text) and fails if
+# one is not found, e.g. after a version bump.
+PKG_MODULE = "knative.dev/pkg"
+LOOPBACK_PATCHES = (
+    ("webhook/webhook.go", 'fmt.Sprint(":", wh.Options.Port)', 'fmt.Sprint("127.0.0.1:", wh.Options.Port)'),
+    ("profiling/server.go", 'Addr:              ":" + port,', 'Addr:              "127.0.0.1:" + port,'),
+    ("injection/health_check.go", 'Addr: ":" + strconv.Itoa(port)', "Addr: testbedProbesAddress(strconv.Itoa(port))"),
+)
+# Added to package injection by the same overlay.
+PROBES_GO = ("injection/zz_testbed_probes.go", """package injection
+
+import "os"
+
+// testbedProbesAddress: the probes on loopback, on TESTBED_PROBES_PORT when it is set.
+func testbedProbesAddress(port string) string {
+\tif p := os.Getenv("TESTBED_PROBES_PORT"); p != "" {
+\t\tport = p
+\t}
+\treturn "127.0.0.1:" + port
+}
+""")
+
 
 def components(tb: ModuleType) -> list:
     """The Component list for testbed.py's OPTIONAL registry."""
     version = tb.gomod_version(DATA / "go.mod", MODULE)
     ports = {name: tb.port(f"KNATIVE_{name.upper()}", default)
              for name, default in (("webhook", 16810), ("controller_profiling", 16811),
-                                   ("webhook_profiling", 16812))}
+                                   ("webhook_profiling", 16812), ("controller_probes", 16813))}
 
     def build_commands(out: Path) -> list:
-        argv = ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", str(out) + "/",
+        modfile = loopback_modfile(tb, out / "src")
+        argv = ["go", "build", "-trimpath", "-ldflags", "-s -w", f"-modfile={modfile}", "-o", str(out) + "/",
                 f"{MODULE}/cmd/controller", f"{MODULE}/cmd/webhook"]
         if shutil.which("nice"):
             argv = ["nice", "-n", "10", *argv]
         return [(argv, DATA, tb.go_env())]
 
-    build = tb.Build("knative-serving", version, ("controller", "webhook"), build_commands)
+    # The cache key names the patch too: a changed patch is a new build.
+    patch_id = hashlib.sha256(json.dumps([LOOPBACK_PATCHES, PROBES_GO]).encode()).hexdigest()[:8]
+    build = tb.Build("knative-serving", f"{version}-loopback-{patch_id}", ("controller", "webhook"),
+                     build_commands)
     env_program = shutil.which("env") or "/usr/bin/env"
 
     def go_env_args(name: str, profiling_port: int, **extra: str) -> list[str]:
@@ -148,13 +180,10 @@ def components(tb: ModuleType) -> list:
 
     def controller_args() -> list[str]:
         check_ports(tb, {"controller profiling": ports["controller_profiling"]})
-        if not tb.port_free(CONTROLLER_PROBE_PORT):
-            raise tb.TestbedError(f"knative: port {CONTROLLER_PROBE_PORT} is taken; the Knative controller "
-                                  f"always serves its probes there (knative.dev/pkg), so only one testbed "
-                                  f"per machine can run Knative")
         # Leases held by a controller that is gone would delay the new one.
         delete_leases(tb)
-        return [*go_env_args("controller", ports["controller_profiling"]),
+        return [*go_env_args("controller", ports["controller_profiling"],
+                             TESTBED_PROBES_PORT=str(ports["controller_probes"])),
                 str(build.path("controller")), f"--kubeconfig={kubeconfig_path(tb)}"]
 
     def standin_args() -> list[str]:
@@ -166,10 +195,14 @@ def components(tb: ModuleType) -> list:
     # Each process is started through env(1) (an absolute `binary` stays itself when
     # the testbed joins it to the build's directory): the Go programs need their
     # environment, the stand-in a Python interpreter that has `kubernetes`.
+    # On SIGTERM the webhook drains for 45s (knative.dev/pkg's fixed quiet period): a
+    # throwaway testbed kills it after a second instead.
     webhook = tb.Component("knative-webhook", build, env_program, webhook_args,
-                           ready=lambda: webhook_answers(tb), port=ports["webhook"], needs=("kube-apiserver",))
+                           ready=lambda: webhook_answers(tb), port=ports["webhook"], needs=("kube-apiserver",),
+                           stop_timeout=1.0)
     controller = tb.Component("knative-controller", build, env_program, controller_args,
-                              ready=lambda: controller_ready(tb), needs=("knative-webhook",))
+                              ready=lambda: controller_ready(tb, ports["controller_probes"]),
+                              port=ports["controller_probes"], needs=("knative-webhook",))
     standin = tb.Component("knative-standin", build, env_program, standin_args,
                            ready=lambda: standin_ready(tb, standin), needs=("knative-webhook",))
     return [webhook, controller, standin]
@@ -180,8 +213,8 @@ def components(tb: ModuleType) -> list:
 def check_ports(tb: ModuleType, ports: dict) -> None:
     taken = [f"{name} {p}" for name, p in ports.items() if not tb.port_free(p)]
     if taken:
-        raise tb.TestbedError(f"knative: port(s) {', '.join(taken)} are taken "
-                              f"(set PD_TESTBED_KNATIVE_<WEBHOOK|CONTROLLER_PROFILING|WEBHOOK_PROFILING>_PORT)")
+        raise tb.TestbedError(f"knative: port(s) {', '.join(taken)} are taken (set PD_TESTBED_KNATIVE_"
+                              f"<WEBHOOK|CONTROLLER_PROFILING|WEBHOOK_PROFILING|CONTROLLER_PROBES>_PORT)")
 
 
 def python_with_kubernetes(tb: ModuleType) -> Path:
@@ -198,9 +231,31 @@ def python_with_kubernetes(tb: ModuleType) -> Path:
                           + ", ".join(map(str, candidates)) + " (make the venv: see the repo README)")
 
 
-def module_dirs(tb: ModuleType) -> dict[str, Path]:
-    """Where the Go module cache holds the pinned serving/networking/caching sources."""
-    mods = sorted({m for m, _ in SETUP_YAML + CONFIG_YAML + WEBHOOK_YAML})
+def loopback_modfile(tb: ModuleType, where: Path) -> Path:
+    """A patched copy of knative.dev/pkg under `where` and a go.mod (plus go.sum) that
+    is tests/testbed/knative's with a replace pointing at it, for `go build -modfile`.
+    (`go build -overlay` may not replace files in the module cache.)"""
+    pkg = module_dirs(tb, [PKG_MODULE])[PKG_MODULE]
+    copy = where / "knative.dev-pkg"
+    shutil.copytree(pkg, copy, copy_function=shutil.copyfile,  # writable copies
+                    ignore=shutil.ignore_patterns("*_test.go", "testdata", "*.md", "OWNERS*", ".*"))
+    for rel, upstream, loopback in LOOPBACK_PATCHES:
+        text = (copy / rel).read_text()
+        if text.count(upstream) != 1:
+            raise tb.TestbedError(f"knative: cannot bind to loopback: {upstream!r} not found once in {pkg / rel}")
+        (copy / rel).write_text(text.replace(upstream, loopback))
+    (copy / PROBES_GO[0]).write_text(PROBES_GO[1])
+    modfile = where / "build.mod"
+    modfile.write_text((DATA / "go.mod").read_text() + f"\n// Added by the testbed build: loopback listeners.\n"
+                       f"replace {PKG_MODULE} => {copy}\n")
+    shutil.copyfile(DATA / "go.sum", where / "build.sum")
+    return modfile
+
+
+def module_dirs(tb: ModuleType, mods: list[str] | None = None) -> dict[str, Path]:
+    """Where the Go module cache holds the pinned modules' sources (the versions
+    tests/testbed/knative/go.mod resolves to)."""
+    mods = mods or sorted({m for m, _ in SETUP_YAML + CONFIG_YAML + WEBHOOK_YAML})
     res = subprocess.run(["go", "mod", "download", "-json", *mods], capture_output=True, text=True,
                          cwd=DATA, env=tb.go_env())
     dirs, errors = {}, []
@@ -225,23 +280,27 @@ def kubectl(tb: ModuleType, *args: str, what: str) -> str:
     return res.stdout
 
 
+def apply(tb: ModuleType, paths: list[Path], what: str) -> None:
+    """Server-side apply. --validate=false: the API server still checks every object
+    against its schema; kubectl would only first fetch the whole OpenAPI document, which
+    costs seconds right after CRDs are added."""
+    kubectl(tb, "apply", "--server-side", "--force-conflicts", "--field-manager=testbed-knative",
+            "--validate=false", *[arg for p in paths for arg in ("-f", str(p))], what=f"applying {what}")
+
+
 def apply_files(tb: ModuleType, dirs: dict, entries: list, what: str) -> None:
-    files = []
-    for module, rel in entries:
-        path = dirs[module] / rel
-        if not path.exists():
-            raise tb.TestbedError(f"knative: {rel} is missing from {module}")
-        files += ["-f", str(path)]
-    kubectl(tb, "apply", "--server-side", "--force-conflicts", "--field-manager=testbed-knative", *files,
-            what=f"applying {what}")
+    paths = [dirs[module] / rel for module, rel in entries]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise tb.TestbedError(f"knative: missing from the downloaded modules: {missing}")
+    apply(tb, paths, what)
 
 
 def apply_objects(tb: ModuleType, objects: list, name: str) -> None:
     path = tb.STATE / "knative" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=1))
-    kubectl(tb, "apply", "--server-side", "--force-conflicts", "--field-manager=testbed-knative", "-f", str(path),
-            what=f"applying {path}")
+    apply(tb, [path], str(path))
 
 
 def override_objects(webhook_port: int) -> list:
@@ -267,8 +326,8 @@ def setup(tb: ModuleType, webhook_port: int) -> None:
     dirs = module_dirs(tb)
     # The webhook is not running yet: drop its configurations (failurePolicy Fail) so
     # the config maps can be applied; they are applied again below.
-    for kind, name in WEBHOOK_CONFIGURATIONS:
-        kubectl(tb, "delete", kind, name, "--ignore-not-found", "--wait=false", what=f"deleting {kind} {name}")
+    kubectl(tb, "delete", "--ignore-not-found", "--wait=false",
+            *[f"{kind}/{name}" for kind, name in WEBHOOK_CONFIGURATIONS], what="deleting the webhook configurations")
     apply_files(tb, dirs, SETUP_YAML, "the namespace, RBAC and CRDs")
     wait_crds(tb)
     apply_files(tb, dirs, CONFIG_YAML, "the config maps")
@@ -333,9 +392,9 @@ def webhook_answers(tb: ModuleType) -> bool:
     return code == 201
 
 
-def controller_ready(tb: ModuleType) -> bool:
+def controller_ready(tb: ModuleType, probes_port: int) -> bool:
     """Its probe server answers (informers synced) and every reconciler holds its lease."""
-    if tb.http_get(f"http://{tb.LOOPBACK}:{CONTROLLER_PROBE_PORT}/readiness")[0] != 200:
+    if tb.http_get(f"http://{tb.LOOPBACK}:{probes_port}/readiness")[0] != 200:
         return False
     code, body = tb.api("GET", f"/apis/coordination.k8s.io/v1/namespaces/{NAMESPACE}/leases")
     held = {item["metadata"]["name"] for item in body.get("items", []) if item["spec"].get("holderIdentity")}

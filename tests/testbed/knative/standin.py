@@ -31,6 +31,7 @@ import copy
 import datetime
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -55,6 +56,8 @@ MIN_SCALE = ("autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/minSc
 MAX_SCALE = ("autoscaling.knative.dev/max-scale", "autoscaling.knative.dev/maxScale")
 INITIAL_SCALE = ("autoscaling.knative.dev/initial-scale", "autoscaling.knative.dev/initialScale")
 
+PROGRESS_DEADLINE = "serving.knative.dev/progress-deadline"
+ACTIVATION_TIMEOUT_BUFFER = 10.0  # seconds the KPA adds to the progress deadline
 MIN_ACTIVATORS = 2  # the KPA's floor for SKS numActivators
 NO_PRIVATE_SERVICE_NAME = "No Private Service Name"
 NO_TRAFFIC = ("NoTraffic", "The target is not receiving traffic.")
@@ -213,6 +216,23 @@ def autoscaler_config(data: dict) -> dict:
             "enable-scale-to-zero": data.get("enable-scale-to-zero", "true").lower() != "false"}
 
 
+def go_duration(text: str | None) -> float | None:
+    """Seconds in a Go duration string ("600s", "1m30s", "2h"); None if not one."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text or "")
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def activation_timeout(pa: dict, deployment_cfg: dict) -> float:
+    """How long the KPA lets a revision try to come up: its progress deadline + 10s."""
+    deadline = go_duration((pa["metadata"].get("annotations") or {}).get(PROGRESS_DEADLINE))
+    if deadline is None:
+        deadline = go_duration(deployment_cfg.get("progress-deadline", "600s")) or 600.0
+    return deadline + ACTIVATION_TIMEOUT_BUFFER
+
+
 def scale_bounds(pa: dict, cfg: dict) -> tuple[int, int]:
     """PodAutoscaler.ScaleBounds: no floor for an unreachable revision."""
     annotations = pa["metadata"].get("annotations") or {}
@@ -231,15 +251,19 @@ def initial_scale(pa: dict, cfg: dict) -> int:
     return wanted
 
 
-def desired_scale(pa: dict, cfg: dict, initialized: bool, has_traffic: bool) -> int:
+def desired_scale(pa: dict, cfg: dict, initialized: bool, has_traffic: bool, given_up: bool) -> int:
     """The KPA's scaler with a traffic signal instead of the metric pipeline: one pod's
     worth of requests while a Route sends the revision a share, none otherwise; the
-    initial scale until the revision has come up once; then the min/max bounds (no
-    floor for an Unreachable revision) and enable-scale-to-zero."""
+    initial scale until the revision has come up once, unless it was given up on (it
+    could not come up within its activation timeout, or is already inactive) and has no
+    traffic; then the min/max bounds (no floor for an Unreachable revision) and
+    enable-scale-to-zero."""
     low, high = scale_bounds(pa, cfg)
     start = initial_scale(pa, cfg)
-    if not initialized:
-        want = start
+    if not initialized and given_up and not has_traffic:
+        want = low = 0
+    elif not initialized:
+        want = max(start, 1) if has_traffic else start
         low = max(low, start) if start > 1 else low
     else:
         want = 1 if has_traffic and pa["spec"].get("reachability") != "Unreachable" else 0
@@ -427,7 +451,15 @@ class StandIn:
         status["metricsServiceName"] = sks["status"]["privateServiceName"]
 
         routes = self.custom.list_namespaced_custom_object(*SERVING, ns, "routes")["items"]
-        want = desired_scale(pa, cfg, initialized, routed_share(routes, name) > 0)
+        has_traffic = routed_share(routes, name) > 0
+        timeout = activation_timeout(pa, self.core.read_namespaced_config_map("config-deployment",
+                                                                              SYSTEM_NAMESPACE).data or {})
+        active = conds.get("Active")
+        activating_for = (now() - active["lastTransitionTime"]).total_seconds() if active["status"] == "Unknown" else -1
+        given_up = activating_for > timeout or active["status"] == "False"
+        if not initialized and not has_traffic and 0 <= activating_for <= timeout:
+            self.queue.add_after(("pa", ns, name), timeout - activating_for + 0.5)  # look again then
+        want = desired_scale(pa, cfg, initialized, has_traffic, given_up)
         deployment = self.scale(pa, want)
         sks = self.reconcile_sks(pa, sks, "Serve" if want > 0 else "Proxy")
         if sks is None:
