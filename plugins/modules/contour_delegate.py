@@ -31,7 +31,7 @@ description:
     route of the child serves, a negative weight) is reported at once, naming the field and
     the value, before anything is written.
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 options:
   name:
     description:
