@@ -9,9 +9,11 @@ binary cache, with one change made at build time: knative.dev/pkg's three server
 (webhook, probes, profiling) bind 127.0.0.1 instead of every interface, and the probe
 port (a constant 8080 upstream) is taken from TESTBED_PROBES_PORT. The build copies the
 pinned knative.dev/pkg out of the module cache, patches the expressions listed in
-LOOPBACK_PATCHES, and points a `replace` at the copy through `go build -modfile`. At testbed time the upstream YAML is read from the downloaded modules
-(serving, networking, caching: CRDs, RBAC, config maps, webhook configurations) and
-applied with kubectl, then our overrides (CONFIG_OVERRIDES below, the webhook port).
+LOOPBACK_PATCHES, and points a `replace` at the copy through `go build -modfile`.
+
+At testbed time the upstream YAML is read from the downloaded modules (serving,
+networking, caching: CRDs, RBAC, config maps, webhook configurations) and applied with
+kubectl, then our overrides (CONFIG_OVERRIDES below, the webhook port).
 
 Processes (logs in <state>/logs/knative-*.log):
   knative-webhook     the real webhook (defaulting, validation, config validation);
