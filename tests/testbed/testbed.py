@@ -746,7 +746,11 @@ def main(argv: list[str] | None = None) -> int:
     kc = sub.add_parser("kubectl", help="run the matching kubectl against the testbed")
     kc.add_argument("rest", nargs=argparse.REMAINDER)
     kc.set_defaults(fn=cmd_kubectl)
-    args = p.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["kubectl"]:  # pass everything through, --flags included
+        args = argparse.Namespace(fn=cmd_kubectl, rest=argv[1:])
+    else:
+        args = p.parse_args(argv)
     try:
         return args.fn(args) or 0
     except TestbedError as e:
