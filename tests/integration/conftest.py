@@ -8,6 +8,7 @@ With PD_TESTBED=kind the same tests use an existing kind cluster instead
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -34,6 +35,8 @@ def on_kind():
 
 def _kind_kubeconfig(dest):
     name = os.environ.get("PD_KIND_CLUSTER", "kind")
+    if not shutil.which("kind"):
+        pytest.fail("PD_TESTBED=kind, but there is no `kind` on PATH", pytrace=False)
     res = subprocess.run(["kind", "get", "kubeconfig", "--name", name], capture_output=True, text=True)
     if res.returncode:
         pytest.fail(f"PD_TESTBED=kind but `kind get kubeconfig --name {name}` failed:\n{res.stderr}", pytrace=False)

@@ -5,6 +5,7 @@ Every wait is a watch (list, then watch from that resourceVersion), never a
 sleep loop. Labels used here are documented in tests/testbed/README.md.
 """
 import ipaddress
+import os
 import time
 
 import pytest
@@ -13,7 +14,11 @@ from kubernetes import client, watch
 NEVER_READY = {"testbed.progressive.delivery/readiness": "never"}
 READY_AFTER = "testbed.progressive.delivery/ready-after-seconds"
 
-pytestmark = pytest.mark.usefixtures("kubeconfig")
+pytestmark = [
+    pytest.mark.usefixtures("kubeconfig"),
+    # These check the kwok testbed itself (fake nodes, readiness label, made-up images).
+    pytest.mark.skipif(os.environ.get("PD_TESTBED") == "kind", reason="checks the kwok testbed, not kind"),
+]
 
 
 # ---------------------------------------------------------------- helpers

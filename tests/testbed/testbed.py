@@ -361,6 +361,7 @@ class Component:
     """One process of the testbed. More (Contour, Knative...) register the same way.
 
     needs: components that must be ready before this one starts.
+    before_start: cleanup right before the process starts (only when it is not running).
     after_ready: one-off setup once it is ready (apply CRDs, create nodes...).
     Components stop in the reverse order of the registry.
     """
@@ -372,6 +373,7 @@ class Component:
     port: int | None = None
     needs: tuple[str, ...] = ()
     after_ready: Callable[[], None] | None = None
+    before_start: Callable[[], None] | None = None
     stop_timeout: float = 15.0
 
     @property
@@ -477,6 +479,14 @@ def create_nodes() -> None:
             raise TestbedError(f"creating node {name}: HTTP {code}")
 
 
+def release_node_leases() -> None:
+    """A kwok that restarts finds its dead predecessor's node Leases, will not take
+    them over, and leaves the nodes' pods alone until they expire (40 s). The old
+    kwok is gone (we only start one when none runs), so its Leases can go."""
+    for name in node_names():
+        api("DELETE", f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{name}")
+
+
 CORE: list[Component] = [
     Component("etcd", ETCD, "etcd", etcd_args, port=PORTS["etcd"],
               ready=lambda: '"health":"true"' in http_get(f"http://{LOOPBACK}:{PORTS['etcd']}/health")[1]),
@@ -484,6 +494,7 @@ CORE: list[Component] = [
     Component("kube-apiserver", KUBERNETES, "kube-apiserver", apiserver_args, port=PORTS["kube-apiserver"],
               ready=apiserver_ready, after_ready=create_nodes, stop_timeout=25),
     Component("kwok", KWOK, "kwok", kwok_args, port=PORTS["kwok"], needs=("kube-apiserver",),
+              before_start=release_node_leases,
               ready=lambda: http_get(f"http://{LOOPBACK}:{PORTS['kwok']}/healthz")[0] == 200),
     Component("kube-controller-manager", KUBERNETES, "kube-controller-manager", controller_manager_args,
               port=PORTS["kube-controller-manager"], needs=("kube-apiserver",),
@@ -664,6 +675,8 @@ def bring_up(comps: list[Component]) -> None:
             raise TestbedError(f"unsatisfiable needs: {[(c.name, c.needs) for c in pending]}")
         for c in startable:
             if not running_pid(c):
+                if c.before_start:
+                    c.before_start()
                 procs[c.name] = start(c)
         for c in startable:
             wait_for(f"{c.name} to be ready", c.ready, 90, procs)
