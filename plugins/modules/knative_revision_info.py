@@ -12,7 +12,7 @@ module: knative_revision_info
 short_description: Revisions of a Knative Service or Configuration, with traffic and conditions
 version_added: 0.1.0
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 description:
   - Reports what C(kn revision list) and C(kn revision describe) show, as data, for every
     revision of a Knative Service (O(service)) or Configuration (O(configuration)), or for
@@ -54,10 +54,11 @@ attributes:
     description: The module only reads.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is nothing to compare.
 notes:
   - Replicas come from the Revision's C(status.actualReplicas) and
     C(status.desiredReplicas) when Knative reports them, else from the revision's
-    PodAutoscaler, else from its Deployment; RV(revisions[].replicas.source) says which.
+    PodAutoscaler, else from its Deployment; C(replicas.source) of each revision says which.
 seealso:
   - module: progressive.delivery.knative_traffic
 """

@@ -12,7 +12,7 @@ module: knative_traffic
 short_description: Split traffic between the revisions of a Knative Service or Route
 version_added: 0.1.0
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 description:
   - Manages the C(spec.traffic) block of a Knative Service (C(serving.knative.dev/v1)
     Service, O(service)) or of a standalone Route (O(route)) that routes to the revisions

@@ -120,7 +120,7 @@ def test_non_integer_percent(value):
 
 def test_a_bad_percent_does_not_also_produce_a_sum_error():
     errs = errors_of(ktp.validate, params(split(("hello-00001", "x"), ("hello-00002", 10))))
-    assert [path for path, _ in errs] == ["traffic[0].percent"]
+    assert [error[0] for error in errs] == ["traffic[0].percent"]
 
 
 @pytest.mark.parametrize("value", ["50", " 50 ", 50.0, 50])
@@ -194,7 +194,7 @@ def test_exactly_one_of_service_and_route():
 def test_configuration_is_for_routes_only():
     errs = errors_of(ktp.validate, params([{"revision": "@latest", "percent": 100,
                                             "configuration": "x"}], configuration="x"))
-    assert [p for p, _ in errs] == ["configuration", "traffic[0].configuration"]
+    assert [error[0] for error in errs] == ["configuration", "traffic[0].configuration"]
 
 
 def test_traffic_and_tag_changes_are_exclusive_and_one_is_needed():
@@ -212,9 +212,9 @@ def test_every_input_problem_is_reported_at_once():
         {"revision": "hello-00002", "percent": 50, "tag": "ok"},
         {"revision": "hello-00003", "percent": 50, "tag": "ok"},
     ]))
-    assert [p for p, _ in errs] == ["namespace", "traffic[0].percent", "traffic[0].tag",
-                                    "traffic[1].revision", "traffic[1].percent",
-                                    "traffic[3].tag"]
+    assert [error[0] for error in errs] == [
+        "namespace", "traffic[0].percent", "traffic[0].tag", "traffic[1].revision",
+        "traffic[1].percent", "traffic[3].tag"]
 
 
 def test_tags_and_untag_are_validated():
@@ -222,7 +222,7 @@ def test_tags_and_untag_are_validated():
                                                       {"revision": "hello-00002", "tag": "v1"},
                                                       {"revision": "hello-00002", "tag": "B"}],
                                           untag=["v1", ""]))
-    assert [p for p, _ in errs] == ["tags[1].tag", "tags[2].tag", "untag[0]", "untag[1]"]
+    assert [error[0] for error in errs] == ["tags[1].tag", "tags[2].tag", "untag[0]", "untag[1]"]
 
 
 # --- against the cluster -----------------------------------------------------------
