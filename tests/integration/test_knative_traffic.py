@@ -262,6 +262,38 @@ def test_not_ready_revision_is_refused_then_forced_and_rolled_back(knative, name
     assert split_of(route) == [(APP + "-00001", 100, None)]
 
 
+def test_failed_revision_is_refused_and_forcing_it_is_undone(knative, namespace):
+    kube = knative
+    blue_live(kube, namespace)
+    # never-ready pods and an 8 s progress deadline: Knative fails revision 2 quickly
+    green = green_created(kube, namespace, template(
+        IMAGE_GREEN, {"T_VERSION": "green"}, labels=NEVER_READY,
+        annotations={"serving.knative.dev/progress-deadline": "8s"}))
+    before = kube.get(kn.ROUTE, namespace, APP)
+    # the module waits for the starting revision to settle, then refuses even 0%
+    refused = traffic(namespace, route=APP, traffic=[
+        target(APP + "-00001", 100), target(green, 0, "v2")])
+    assert refused.get("failed")
+    (error,) = refused["errors"]
+    assert error["field"] == "traffic[1].revision"
+    assert error["message"].startswith("revision '%s' failed (Ready=False "
+                                       "(ProgressDeadlineExceeded: " % green)
+    assert rv(kube.get(kn.ROUTE, namespace, APP)) == rv(before)
+
+    # forced, Knative marks the Route failed at once and the module puts the block back
+    forced = traffic(namespace, route=APP, force=True, traffic=[
+        target(APP + "-00001", 50), target(green, 50, "v2")])
+    assert forced.get("failed")
+    assert "(Knative reported a failure)" in forced["msg"]
+    assert 'Revision "%s" failed to become ready.' % green in forced["msg"]
+    assert "the previous traffic block [%s-00001 100%%] was put back" % APP in forced["msg"]
+    assert forced["rolled_back"] is True
+    assert result_split(forced) == [(APP + "-00001", 100, None)]
+    route = kube.get(kn.ROUTE, namespace, APP)
+    assert spec_split(route) == [(APP + "-00001", 100, None)]
+    assert kn.is_ready(route)
+
+
 def test_bad_input_on_a_route_writes_nothing(knative, namespace):
     kube = knative
     blue_live(kube, namespace)
@@ -381,3 +413,22 @@ def test_revision_of_another_service_is_refused(knative, namespace):
                                  "revision 'other-00001' belongs to Service other "
                                  "(Configuration other), not to Service hello"}]
     assert rv(kube.get(kn.KSERVICE, namespace, SVC)) == rv(svc)
+
+
+def test_without_wait_then_an_identical_call_waits_for_the_split(knative, namespace):
+    kube = knative
+    create_service(kube, namespace, SVC, template(IMAGE_GO, {"TARGET": "First"}))
+    wait_ready(kube, kn.KSERVICE, namespace, SVC)
+    update_template(kube, kn.KSERVICE, namespace, SVC, template(IMAGE_GO, {"TARGET": "Second"}))
+    wait_latest_created(kube, kn.KSERVICE, namespace, SVC, SVC + "-00002")
+    wait_ready(kube, kn.KSERVICE, namespace, SVC)
+    split = [target(SVC + "-00001", 50), target(SVC + "-00002", 50)]
+    first = ok(traffic(namespace, service=SVC, wait=False, traffic=split))
+    assert first["changed"] is True
+    written = kube.get(kn.KSERVICE, namespace, SVC)
+    second = ok(traffic(namespace, service=SVC, traffic=split))
+    assert second["changed"] is False
+    assert second["ready"] is True
+    assert result_split(second) == [(SVC + "-00001", 50, None), (SVC + "-00002", 50, None)]
+    assert kube.get(kn.KSERVICE, namespace, SVC)["metadata"]["generation"] == \
+        written["metadata"]["generation"]
