@@ -145,7 +145,11 @@ def components(tb: ModuleType) -> list:
                                    ("webhook_profiling", 16812), ("controller_probes", 16813))}
 
     def build_commands(out: Path) -> list:
-        modfile = loopback_modfile(tb, out / "src")
+        # The patched source stays next to the binaries' cache dir (a stable path: the
+        # build dir itself is renamed once the build succeeds).
+        src = tb.CACHE / "src" / f"{build.name}-{build.version}"
+        shutil.rmtree(src, ignore_errors=True)
+        modfile = loopback_modfile(tb, src)
         argv = ["go", "build", "-trimpath", "-ldflags", "-s -w", f"-modfile={modfile}", "-o", str(out) + "/",
                 f"{MODULE}/cmd/controller", f"{MODULE}/cmd/webhook"]
         if shutil.which("nice"):
@@ -239,6 +243,7 @@ def loopback_modfile(tb: ModuleType, where: Path) -> Path:
     (`go build -overlay` may not replace files in the module cache.)"""
     pkg = module_dirs(tb, [PKG_MODULE])[PKG_MODULE]
     copy = where / "knative.dev-pkg"
+    where.mkdir(parents=True, exist_ok=True)
     shutil.copytree(pkg, copy, copy_function=shutil.copyfile,  # writable copies
                     ignore=shutil.ignore_patterns("*_test.go", "testdata", "*.md", "OWNERS*", ".*"))
     for rel, upstream, loopback in LOOPBACK_PATCHES:
