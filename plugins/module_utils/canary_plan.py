@@ -586,6 +586,7 @@ def plan_promote(spec, observed):
                             "force=true to do it anyway" % (spec.canary_deployment, text))
         body = copy.deepcopy(observed.stable)
         body.pop("status", None)
+        body["metadata"].pop("managedFields", None)
         body["spec"]["template"] = _strip_template(wanted)
         body["spec"]["replicas"] = total
         return [Write("replace", "Deployment", spec.stable_deployment, body,

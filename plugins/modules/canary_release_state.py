@@ -1,0 +1,448 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: canary_release_state
+short_description: Read, decide on and record the progress of a canary release
+version_added: 0.1.0
+author:
+  - progressive.delivery maintainers
+description:
+  - Keeps the progress of a phased (canary) release in the cluster, so that a job that was
+    killed and run again continues where it stopped instead of starting over. The record is
+    JSON in the C(progressive.delivery/canary-release) annotation of a ConfigMap
+    (O(record_name)); it holds the canary and stable versions, the index of the current
+    step and when it started, the phase, the weight, the last gate results and a short
+    history.
+  - O(state=query) validates O(steps) (and O(gates)), reads the record and says what this
+    run does (RV(decision)), writing nothing. C(start) at step 1 when nothing is in flight
+    (or the last release finished); C(resume) at the recorded step when this version's
+    release was interrupted; C(done) when this version was already promoted; C(rollback)
+    with O(on_resume=rollback), or when a rollback was under way; C(promote) when a
+    promotion was under way. A release of another version in flight, or changed steps, are
+    refused with a message saying how to go on.
+  - O(state=started) writes a new record for O(version) at step 1.
+  - O(state=present) records an event of the release in flight (O(step), O(phase),
+    O(weight), O(gate_results), O(message)). A step's start time is kept while the release
+    stays on that step, so for a pause RV(remaining) is what is left of it, also after a
+    restart.
+  - O(state=absent) deletes the record.
+  - "Steps: a list of C({weight: N}) (an integer percent, increasing from step to step) and
+    C({pause: DURATION}) (C(30s), C(10m), C(1h30m), seconds, or C({pause: {duration: 10m}}));
+    every pause has a length greater than 0. Every problem is reported at once with its
+    path, for example C(steps[3].pause: 'soon' is not a duration)."
+options:
+  name:
+    description: Name of the app whose release this is.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the record (the app's namespace).
+    type: str
+    required: true
+  record_name:
+    description: Name of the ConfigMap holding the record. Default C(<name>-release).
+    type: str
+  state:
+    description: See the description.
+    type: str
+    choices: [query, started, present, absent]
+    default: query
+  version:
+    description:
+      - The canary version of this run. Required unless O(state=absent).
+    type: str
+  steps:
+    description:
+      - The release's steps. Required with O(state=query) and O(state=started); with
+        O(state=present) it gives the pause length for RV(remaining).
+    type: list
+    elements: raw
+  on_resume:
+    description:
+      - What a run does when it finds this version's release interrupted (the job was
+        killed). V(continue) from the recorded step, or V(rollback).
+    type: str
+    choices: [continue, rollback]
+    default: continue
+  gates:
+    description:
+      - Gates to validate with the steps (O(state=query)), as for M(progressive.delivery.gate_check).
+        C(tasks) gates only need a C(file).
+    type: list
+    elements: dict
+  stable_version:
+    description: The stable version, recorded with O(state=started) (or set later).
+    type: str
+  backend:
+    description: The traffic backend, recorded for the record's readers.
+    type: str
+  step:
+    description: O(state=present) The index (from 0) of the step the release is on.
+    type: int
+  phase:
+    description: O(state=present) The release's phase.
+    type: str
+    choices: [progressing, promoting, promoted, aborting, aborted]
+  weight:
+    description: O(state=present) The canary's weight now.
+    type: float
+  gate_results:
+    description: O(state=present) The last gate results (as the release_gate role reports them).
+    type: list
+    elements: dict
+  message:
+    description: O(state=present) A line for the record (for example why it was aborted).
+    type: str
+  data:
+    description: O(state=present) or O(state=started) Other keys to keep in the record
+      (for example C(total_replicas)).
+    type: dict
+  gate_interval:
+    description:
+      - With O(state=present) on a pause step, cut what is left of the pause into sleeps of
+        at most this long (a duration such as C(30s)), returned as RV(pause_chunks), so
+        that the gates run between them.
+    type: raw
+extends_documentation_fragment:
+  - progressive.delivery.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    description: Reports the record as it would be written; nothing is written.
+  diff_mode:
+    support: full
+    description: Shows the record before and after.
+notes:
+  - Writes carry the read C(resourceVersion); on a conflict the module reads again and
+    applies the event to the fresh record.
+  - The record's clock is the managed host's (C(localhost) for these roles).
+"""
+
+EXAMPLES = r"""
+- name: What does this run do?
+  progressive.delivery.canary_release_state:
+    name: myapp
+    namespace: test
+    version: v2
+    steps:
+      - weight: 1
+      - pause: 10m
+      - weight: 10
+      - pause: 2m
+      - weight: 100
+    on_resume: continue
+  register: plan
+
+- name: A new release starts
+  progressive.delivery.canary_release_state:
+    name: myapp
+    namespace: test
+    version: v2
+    steps: "{{ my_steps }}"
+    state: started
+    stable_version: v1
+    backend: replicas
+  when: plan.decision == 'start'
+
+- name: Record that step 2 (the 10m pause) is under way; how much of it is left?
+  progressive.delivery.canary_release_state:
+    name: myapp
+    namespace: test
+    version: v2
+    steps: "{{ my_steps }}"
+    state: present
+    step: 1
+  register: here
+
+- name: Wait what is left
+  ansible.builtin.pause:
+    seconds: "{{ here.remaining | int }}"
+  when: here.remaining > 0
+"""
+
+RETURN = r"""
+decision:
+  description: O(state=query) What this run does, C(start), C(resume), C(done), C(rollback)
+    or C(promote).
+  returned: when state=query
+  type: str
+  sample: resume
+start_step:
+  description: O(state=query) The index of the first step to run (start and resume).
+  returned: when state=query
+  type: int
+message:
+  description: The decision (or the event) in words.
+  returned: always
+  type: str
+  sample: "release of myapp v2 is progressing (step 2 of 7, weight 1%): continuing at step 2 (pause 10m)"
+steps:
+  description: The steps, normalised (index, kind, weight, seconds, text).
+  returned: when steps are given
+  type: list
+  elements: dict
+  sample: [{"index": 0, "kind": "weight", "weight": 1, "seconds": null, "text": "weight 1%"}]
+weight_before_start:
+  description: O(state=query) The weight in force before RV(start_step) runs.
+  returned: when state=query
+  type: int
+record:
+  description: The record after the call (null when there is none).
+  returned: always
+  type: dict
+elapsed:
+  description: Seconds since the current step started.
+  returned: when a record exists
+  type: float
+remaining:
+  description: For a pause step, the seconds of it still to wait (0 when it ran out).
+  returned: with state=present on a pause step
+  type: float
+pause_chunks:
+  description:
+    - With O(state=present) on a pause step, the sleeps (whole seconds) what is left of the
+      pause is cut into (O(gate_interval)); never empty (C([0]) when the pause has run out,
+      so the gates still run once).
+  returned: with state=present on a pause step
+  type: list
+  elements: int
+  sample: [30, 30, 12]
+now:
+  description: The managed host's clock (epoch seconds) the module used.
+  returned: always
+  type: float
+"""
+
+import copy
+import json
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.progressive.delivery.plugins.module_utils import canary_state as cs
+from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+    FieldErrors,
+    ValidationError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.gates import validate_gates
+from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+    CONFIGMAP,
+    KubeError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.module_runner import (
+    argument_spec,
+    kube_for,
+    run_module,
+)
+
+OWN_SPEC = dict(
+    name=dict(type="str", required=True),
+    namespace=dict(type="str", required=True),
+    record_name=dict(type="str"),
+    state=dict(type="str", default="query", choices=["query", "started", "present", "absent"]),
+    version=dict(type="str"),
+    steps=dict(type="list", elements="raw"),
+    on_resume=dict(type="str", default="continue", choices=list(cs.ON_RESUME)),
+    gates=dict(type="list", elements="dict"),
+    stable_version=dict(type="str"),
+    backend=dict(type="str"),
+    step=dict(type="int"),
+    phase=dict(type="str", choices=list(cs.PHASES)),
+    weight=dict(type="float"),
+    gate_results=dict(type="list", elements="dict"),
+    message=dict(type="str"),
+    data=dict(type="dict"),
+    gate_interval=dict(type="raw"),
+)
+CONFLICT_RETRIES = 3
+
+
+class RecordError(Exception):
+    pass
+
+
+def validate(params):
+    errs = FieldErrors()
+    errs.check_dns_label("namespace", params["namespace"])
+    state = params["state"]
+    if state != "absent" and not params.get("version"):
+        errs.add("version", "is required with state=%s", state)
+    record_name = params.get("record_name") or "%s-release" % params["name"]
+    errs.check_dns_subdomain("record_name", record_name)
+    steps = None
+    if params.get("steps") is not None:
+        try:
+            steps = cs.parse_steps(params["steps"])
+        except ValidationError as exc:
+            errs.errors.extend(exc.errors)
+    elif state in ("query", "started"):
+        errs.add("steps", "is required with state=%s", state)
+    gates = params.get("gates") or []
+    plain = [g for g in gates if not (isinstance(g, dict) and g.get("type") == "tasks")]
+    for index, gate in enumerate(gates):
+        if isinstance(gate, dict) and gate.get("type") == "tasks" and not gate.get("file"):
+            errs.add("gates[%d].file" % index, "is required for a tasks gate")
+    try:
+        validate_gates(plain)
+    except ValidationError as exc:
+        errs.errors.extend(exc.errors)
+    interval = params.get("gate_interval")
+    if interval is not None:
+        try:
+            cs.parse_duration(interval)
+        except ValueError as exc:
+            errs.add("gate_interval", "%s", exc)
+    if state == "present" and params.get("step") is not None and steps is not None:
+        if not 0 <= params["step"] < len(steps):
+            errs.add("step", "%d is not a step index (0 to %d)", params["step"], len(steps) - 1)
+    errs.raise_if_any()
+    return record_name, steps
+
+
+def write_record(kube, namespace, name, app, configmap, record, check_mode):
+    text = json.dumps(record, sort_keys=True)
+    summary = cs.describe(record)
+    if configmap is None:
+        body = {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace,
+                         "labels": {"app.kubernetes.io/managed-by": "progressive.delivery",
+                                    "progressive.delivery/release-of": app},
+                         "annotations": {cs.RECORD_ANNOTATION: text}},
+            "data": {"summary": summary},
+        }
+        if not check_mode:
+            kube.create(CONFIGMAP, namespace, body)
+        return
+    patch = {"metadata": {"annotations": {cs.RECORD_ANNOTATION: text},
+                          "resourceVersion": configmap["metadata"]["resourceVersion"]},
+             "data": {"summary": summary}}
+    if not check_mode:
+        kube.patch(CONFIGMAP, namespace, name, patch)
+
+
+def main():
+    module = AnsibleModule(argument_spec=_spec(), supports_check_mode=True)
+
+    def work():
+        params = module.params
+        record_name, steps = validate(params)
+        kube = kube_for(module)
+        ns = params["namespace"]
+        now = round(time.time(), 3)
+        result = dict(changed=False, now=now)
+        if steps is not None:
+            result["steps"] = cs.steps_report(steps)
+
+        for attempt in range(CONFLICT_RETRIES):
+            configmap = kube.get_or_none(CONFIGMAP, ns, record_name)
+            record = cs.read_record(configmap)
+            before = copy.deepcopy(record)
+            if params["state"] == "query":
+                try:
+                    decision = cs.decide(record, params["version"], steps, params["on_resume"])
+                except cs.ReleaseConflict as exc:
+                    raise RecordError(str(exc))
+                result.update(decision=decision.action, start_step=decision.start_step,
+                              message=decision.message, record=record,
+                              weight_before_start=cs.last_weight_before(
+                                  steps, decision.start_step or 0))
+                after = record
+            elif params["state"] == "absent":
+                after = None
+                result.update(record=None, message="record %s deleted" % record_name
+                              if configmap else "no record")
+                if configmap is not None:
+                    result["changed"] = True
+                    if not module.check_mode:
+                        kube.delete(CONFIGMAP, ns, record_name)
+            else:
+                after = event(params, steps, record, now)
+                result["record"] = after
+                result["message"] = cs.describe(after)
+                if after != before:
+                    result["changed"] = True
+                    try:
+                        write_record(kube, ns, record_name, params["name"], configmap, after,
+                                     module.check_mode)
+                    except KubeError as exc:
+                        if exc.conflict and attempt < CONFLICT_RETRIES - 1:
+                            continue
+                        raise
+            break
+        current = result.get("record")
+        if current:
+            result["elapsed"] = round(max(0, now - (current.get("step_started") or now)), 3)
+            step_index = current.get("step")
+            if params["state"] == "present" and steps is not None and isinstance(
+                    step_index, int) and 0 <= step_index < len(steps) and \
+                    steps[step_index].kind == "pause":
+                remaining = cs.pause_remaining(current, steps[step_index], now)
+                result["remaining"] = round(remaining, 3)
+                interval = params.get("gate_interval")
+                result["pause_chunks"] = cs.pause_chunks(
+                    remaining, cs.parse_duration(interval) if interval is not None else None)
+        result["diff"] = dict(before=_diff_view(before), after=_diff_view(after))
+        return result
+
+    run_module(module, work, refusal_types=(RecordError,))
+
+
+def event(params, steps, record, now):
+    """The record after this call's event (state started or present)."""
+    version = params["version"]
+    if params["state"] == "started":
+        new = cs.new_record(params["name"], version, params.get("stable_version"),
+                            params.get("backend"), steps, now)
+        new["attempt"] = (record or {}).get("attempt", 0) + 1 if record and record.get(
+            "version") == version else 1
+        for key, value in (params.get("data") or {}).items():
+            new[key] = value
+        return new
+    if record is None:
+        raise RecordError("no release is recorded in ConfigMap %s/%s; start one with "
+                          "state=started" % (params["namespace"], _record_name(params)))
+    if record.get("version") != version:
+        raise RecordError("the recorded release is of version %s, not %s (%s)"
+                          % (record.get("version"), version, cs.describe(record)))
+    extra = dict(params.get("data") or {})
+    if params.get("stable_version"):
+        extra["stable_version"] = params["stable_version"]
+    if params.get("backend"):
+        extra["backend"] = params["backend"]
+    weight = params.get("weight")
+    if weight is not None and weight == int(weight):
+        weight = int(weight)
+    return cs.update_record(record, now, step=params.get("step"), phase=params.get("phase"),
+                            weight=weight, gates=params.get("gate_results"),
+                            message=params.get("message"), extra=extra)
+
+
+def _record_name(params):
+    return params.get("record_name") or "%s-release" % params["name"]
+
+
+def _diff_view(record):
+    if not record:
+        return {}
+    view = dict(record)
+    view.pop("history", None)
+    return view
+
+
+def _spec():
+    spec = argument_spec(OWN_SPEC)
+    spec.pop("wait")
+    spec.pop("wait_timeout")
+    return spec
+
+
+if __name__ == "__main__":
+    main()
