@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 TESTBED = REPO / "tests" / "testbed" / "testbed.py"
 STATE = Path(os.environ.get("PD_TESTBED_DIR") or REPO / ".testbed")
 # Logs worth reading when a test fails, most telling first.
-FAILURE_LOGS = ("kube-apiserver", "kube-controller-manager", "kwok", "kube-scheduler", "etcd")
+FAILURE_LOGS = ("kube-apiserver", "kube-controller-manager", "kwok", "kube-scheduler", "etcd",
+                "contour", "knative-controller", "knative-webhook", "knative-standin")
 LOG_TAIL_LINES = 40
 
 
