@@ -1,0 +1,91 @@
+"""The watch-based wait helper against the testbed: rollouts, conditions, predicates."""
+
+import threading
+import time
+
+import pytest
+
+from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+    build_api_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+    CONFIGMAP,
+    DEPLOYMENT,
+    Kube,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+    Check,
+    WaitTimeout,
+    condition_is,
+    wait_for,
+    wait_for_rollout,
+)
+
+
+@pytest.fixture
+def kube(kubeconfig):
+    return Kube(build_api_client({"kubeconfig": kubeconfig}))
+
+
+def deployment(name, replicas=3, labels=None, annotations=None, image="web:1"):
+    pod_labels = dict({"app": name}, **(labels or {}))
+    return {"metadata": {"name": name}, "spec": {
+        "replicas": replicas, "selector": {"matchLabels": {"app": name}},
+        "template": {"metadata": {"labels": pod_labels, "annotations": annotations or {}},
+                     "spec": {"containers": [{"name": "web", "image": image}]}}}}
+
+
+def test_rollout_of_a_new_deployment_and_of_an_image_change(kube, namespace):
+    kube.create(DEPLOYMENT, namespace, deployment("web"))
+    done = wait_for_rollout(kube, namespace, "web", 60)
+    assert done["status"]["readyReplicas"] == 3
+    kube.patch(DEPLOYMENT, namespace, "web", {"spec": {"template": {"spec": {
+        "containers": [{"name": "web", "image": "web:2"}]}}}})
+    done = wait_for_rollout(kube, namespace, "web", 60)
+    assert done["status"]["updatedReplicas"] == 3 and done["status"]["replicas"] == 3
+    assert done["status"]["observedGeneration"] == done["metadata"]["generation"] == 2
+
+
+def test_bad_version_times_out_naming_the_unready_pods(kube, namespace):
+    kube.create(DEPLOYMENT, namespace, deployment(
+        "bad", replicas=2, labels={"testbed.progressive.delivery/readiness": "never"}))
+    start = time.monotonic()
+    with pytest.raises(WaitTimeout) as err:
+        wait_for_rollout(kube, namespace, "bad", 3)
+    assert 2.5 < time.monotonic() - start < 8
+    message = str(err.value)
+    assert "Deployment %s/bad rollout timed out after 3s: 0 of 2 updated replicas are ready" \
+        % namespace in message
+    assert message.count("pod bad-") == 2
+    assert "Ready=False: ContainersNotReady" in message
+
+
+def test_slow_version_takes_about_its_delay(kube, namespace):
+    kube.create(DEPLOYMENT, namespace, deployment(
+        "slow", replicas=1,
+        annotations={"testbed.progressive.delivery/ready-after-seconds": "3"}))
+    start = time.monotonic()
+    wait_for_rollout(kube, namespace, "slow", 30)
+    assert 2.5 <= time.monotonic() - start < 8
+
+
+def test_condition_wait_on_a_deployment(kube, namespace):
+    kube.create(DEPLOYMENT, namespace, deployment("cond", replicas=1))
+    obj = wait_for(kube, DEPLOYMENT, namespace, "cond",
+                   condition_is("Available", "True", "MinimumReplicasAvailable"), 30)
+    assert obj["metadata"]["name"] == "cond"
+
+
+def test_predicate_wait_returns_on_the_event_and_waits_for_creation(kube, namespace):
+    def later():
+        time.sleep(1)
+        kube.create(CONFIGMAP, namespace, {"metadata": {"name": "flag"}, "data": {"v": "1"}})
+        time.sleep(1)
+        kube.patch(CONFIGMAP, namespace, "flag", {"data": {"v": "2"}})
+
+    threading.Thread(target=later, daemon=True).start()
+    start = time.monotonic()
+    obj = wait_for(kube, CONFIGMAP, namespace, "flag",
+                   lambda o: Check(bool(o) and o["data"]["v"] == "2", "v is not 2"), 20)
+    assert obj["data"]["v"] == "2"
+    assert 1.8 < time.monotonic() - start < 5
