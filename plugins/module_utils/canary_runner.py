@@ -109,7 +109,7 @@ class CanaryRun(object):
         """Write the plan's first step, wait for it, re-read and re-plan, until done. A 409
         (another writer got there first) means read and plan again, never overwrite."""
         conflicts = 0
-        for _ in range(MAX_WRITES + CONFLICT_RETRIES):
+        for unused_attempt in range(MAX_WRITES + CONFLICT_RETRIES):
             writes = planner(self.observe())
             if not writes:
                 return

@@ -238,8 +238,8 @@ def decide(record, version, steps, on_resume="continue"):
     * another version in flight: refused, unless on_resume=rollback (roll that one back).
     """
     if on_resume not in ON_RESUME:
-        raise ValueError("on_resume must be one of %s, got %r" % (", ".join(ON_RESUME),
-                                                                   on_resume))
+        raise ValueError("on_resume must be one of %s, got %r"
+                         % (", ".join(ON_RESUME), on_resume))
     if not record or record.get("phase") not in PHASES:
         return Decision("start", 0, "no release in flight: start at step 1")
     phase = record["phase"]

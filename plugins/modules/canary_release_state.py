@@ -12,7 +12,7 @@ module: canary_release_state
 short_description: Read, decide on and record the progress of a canary release
 version_added: 0.1.0
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 description:
   - Keeps the progress of a phased (canary) release in the cluster, so that a job that was
     killed and run again continues where it stopped instead of starting over. The record is
@@ -29,7 +29,7 @@ description:
     refused with a message saying how to go on.
   - O(state=started) writes a new record for O(version) at step 1.
   - O(state=present) records an event of the release in flight (O(step), O(phase),
-    O(weight), O(gate_results), O(message)). A step's start time is kept while the release
+    O(weight), O(gate_results), O(reason)). A step's start time is kept while the release
     stays on that step, so for a pause RV(remaining) is what is left of it, also after a
     restart.
   - O(state=absent) deletes the record.
@@ -97,7 +97,7 @@ options:
     description: O(state=present) The last gate results (as the release_gate role reports them).
     type: list
     elements: dict
-  message:
+  reason:
     description: O(state=present) A line for the record (for example why it was aborted).
     type: str
   data:
@@ -257,7 +257,7 @@ OWN_SPEC = dict(
     phase=dict(type="str", choices=list(cs.PHASES)),
     weight=dict(type="float"),
     gate_results=dict(type="list", elements="dict"),
-    message=dict(type="str"),
+    reason=dict(type="str"),
     data=dict(type="dict"),
     gate_interval=dict(type="raw"),
 )
@@ -422,7 +422,7 @@ def event(params, steps, record, now):
         weight = int(weight)
     return cs.update_record(record, now, step=params.get("step"), phase=params.get("phase"),
                             weight=weight, gates=params.get("gate_results"),
-                            message=params.get("message"), extra=extra)
+                            message=params.get("reason"), extra=extra)
 
 
 def _record_name(params):

@@ -12,7 +12,7 @@ module: k8s_canary
 short_description: Send a percent of an app's traffic to a canary version, promote it or abort it
 version_added: 0.1.0
 author:
-  - progressive.delivery maintainers
+  - progressive.delivery maintainers (@progressive-delivery)
 description:
   - Makes "O(weight) percent of the traffic goes to the canary" true in one idempotent call,
     with one of two backends.
@@ -130,7 +130,7 @@ options:
   version_label:
     description:
       - The pod label holding the version, used with O(version) and to report the versions
-        (RV(stable.version), RV(canary.version); the first image when the label is absent).
+        (the C(version) of RV(stable) and RV(canary); the first image when the label is absent).
     type: str
     default: version
   nginx:

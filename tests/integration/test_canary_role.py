@@ -77,10 +77,12 @@ def test_release_1_10_50_100_completes_and_a_rerun_changes_nothing(kube, namespa
     assert not result.failed, result.summary()
     assert weight_steps(result) == [(1, 9, 1), (10, 9, 1), (50, 5, 5), (100, 0, 10)]
     ran = result.ran()
-    order = [n for n in ran if "| record the step" in n]
+    order = [n for n in ran if n.startswith("Canary | record the step | ")]
     assert [n.split(" | ")[2] for n in order] == [
-        "step 1/7 weight 1%", "step 2/7 pause 2s", "step 3/7 weight 10%", "step 4/7 pause 1s",
-        "step 5/7 weight 50%", "step 6/7 pause 1s", "step 7/7 weight 100%"]
+        "myapp v2 step 1/7 weight 1%", "myapp v2 step 2/7 pause 2s",
+        "myapp v2 step 3/7 weight 10%", "myapp v2 step 4/7 pause 1s",
+        "myapp v2 step 5/7 weight 50%", "myapp v2 step 6/7 pause 1s",
+        "myapp v2 step 7/7 weight 100%"]
     # gates ran after every weight step and during pauses, and all passed
     gate_runs = result.results_of("evaluate pod, HTTP and Prometheus gates")
     assert len(gate_runs) >= 7 and all(r["passed"] for r in gate_runs)
@@ -99,7 +101,7 @@ def test_release_1_10_50_100_completes_and_a_rerun_changes_nothing(kube, namespa
     again = run_playbook(path)
     assert not again.failed, again.summary()
     assert again.stats["changed"] == 0, again.summary()
-    assert "Canary | myapp v2 | myapp v2 was already promoted: nothing to do" in again.ran()
+    assert "Canary | decision | myapp v2 was already promoted: nothing to do" in again.ran()
     assert again.custom_stats["canary_outcome"] == "promoted"
 
 
@@ -235,7 +237,7 @@ def test_killed_release_resumes_from_the_recorded_step(kube, namespace, tmp_path
     # step 1 (weight 10%) was not done again; the rerun started with the pause
     assert not [n for n in ran if "step 1/5" in n]
     assert weight_steps(result) == [(50, 5, 5), (100, 0, 10)]
-    pause_record = result.results_of("step 2/5 pause 20s | record the step")[0]
+    pause_record = result.results_of("record the step | myapp v2 step 2/5 pause 20s")[0]
     assert pause_record["record"]["step_started"] == killed["step_started"]
     assert 0 < pause_record["remaining"] <= 20 - 5, pause_record["remaining"]
     assert result.custom_stats["canary_outcome"] == "promoted"
@@ -252,7 +254,7 @@ def test_killed_release_rolls_back_on_resume_when_asked(kube, namespace, tmp_pat
     result = run_playbook(path, extra_vars={"canary_on_resume": "rollback"})
     assert result.failed, result.summary()
     assert "rolling it back (on_resume=rollback)" in result.failure_messages()[-1]
-    assert not [n for n in result.ran() if "| record the step" in n]
+    assert not [n for n in result.ran() if n.startswith("Canary | record the step")]
     assert result.custom_stats["canary_outcome"] == "rolled_back"
     assert (replicas(kube, namespace, "myapp"), replicas(kube, namespace, "myapp-canary")) == \
         (10, 0)
@@ -266,8 +268,8 @@ def test_bad_step_list_is_rejected_before_anything_changes(kube, namespace, tmp_
         {"weight": 10}, {"pause": None}, {"weight": 5}, {"setWeight": 20}, {"pause": "soon"}]))
     assert result.failed
     failed = [(n, r) for n, r in result.tasks() if r.get("failed")]
-    assert failed[0][0] == ("Canary | myapp v2 | check the steps and gates, read the release "
-                            "record")
+    assert failed[0][0] == ("Canary | check the steps and gates, read the release record | "
+                            "myapp v2")
     message = failed[0][1]["msg"]
     for text in ("steps[1].pause: needs a duration", "steps[2].weight: 5 does not increase",
                  "steps[3].setWeight: is not a step key; a step has weight or pause (did you "

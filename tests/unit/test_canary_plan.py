@@ -178,7 +178,8 @@ def spec_for(**kw):
     return cp.validate(params(**kw))
 
 
-def observed(stable_obj=None, canary_obj=None, service=SERVICE):
+def observed(stable_obj=None, canary_obj=None, service="default"):
+    service = SERVICE if service == "default" else service
     return cp.ReplicasObserved(stable=stable_obj, canary=canary_obj, service=service)
 
 

@@ -67,13 +67,13 @@ def test_every_bad_step_is_reported_with_its_path():
     with pytest.raises(ValidationError) as err:
         cs.parse_steps([
             {"weight": 10}, {"setWeight": 20}, {"weight": -5}, {"pause": None},
-            {"pause": "soon"}, {"weight": 5}, {"pause": {}}, {"pause": {"duration": "1m",
-                                                                         "until": "x"}},
+            {"pause": "soon"}, {"weight": 5}, {"pause": {}},
+            {"pause": {"duration": "1m", "until": "x"}},
             {"weight": 50, "pause": "1m"}, {}, "weight 60", {"pause": 0}, {"weight": 101},
             {"weight": 2.5},
         ])
     found = [(e.path, e.message) for e in err.value.errors]
-    paths = [p for p, _ in found]
+    paths = [path for path, unused in found]
     assert paths == [
         "steps[1].setWeight", "steps[2].weight", "steps[3].pause", "steps[4].pause",
         "steps[5].weight", "steps[6].pause.duration", "steps[7].pause.until", "steps[8]",
@@ -130,8 +130,8 @@ def test_last_weight_before():
 STEPS = cs.parse_steps(SEED_STEPS)
 
 
-def record(phase="progressing", version="v2", step=3, steps=STEPS, **kw):
-    rec = cs.new_record("myapp", version, "v1", "replicas", steps, now=1000.0)
+def record(phase="progressing", version="v2", step=3, steps=None, **kw):
+    rec = cs.new_record("myapp", version, "v1", "replicas", steps or STEPS, now=1000.0)
     rec.update(phase=phase, step=step, **kw)
     return rec
 
