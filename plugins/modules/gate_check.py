@@ -14,7 +14,7 @@ version_added: 0.1.0
 author:
   - progressive.delivery maintainers (@progressive-delivery)
 description:
-  - Evaluates a list of gates, each a plain dictionary with a O(gates[].type), and reports
+  - Evaluates a list of gates, each a plain dictionary with a C(type), and reports
     for every gate whether it passed, why, and the values it measured.
   - The module itself does not fail when a gate fails; it returns RV(passed=false) and the
     results, so the caller (the C(progressive.delivery.release_gate) role) decides what to do.

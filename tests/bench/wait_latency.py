@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: how soon after a condition turns true does the wait return?
 
 The watch-based wait (plugins/module_utils/wait.py) and a 5 s sleep-poll baseline (the
@@ -97,7 +96,7 @@ def rollout_case(kube, namespace):
     start_rv = kube.list(DEPLOYMENT, namespace)["metadata"]["resourceVersion"]
 
     def observe():
-        for _, obj in kube.watch(DEPLOYMENT, namespace, start_rv, 60, name=name):
+        for unused_type, obj in kube.watch(DEPLOYMENT, namespace, start_rv, 60, name=name):
             if deployment_rollout(obj).done:
                 seen["t0"] = time.monotonic()
                 return
@@ -127,20 +126,22 @@ def main():
             for run in range(args.runs):
                 watch_s, poll_s = fn(kube, namespace)
                 results[case].append((watch_s, poll_s))
-                print("%-9s run %d: watch %6.3f s   poll(5 s) %6.3f s" % (case, run + 1,
-                                                                         watch_s, poll_s))
+                print("%-9s run %d: watch %6.3f s   poll(5 s) %6.3f s"
+                      % (case, run + 1, watch_s, poll_s))
     finally:
         kube.delete(NAMESPACE, None, namespace)
     failed = False
     for case, pairs in results.items():
-        watch_median = statistics.median(w for w, _ in pairs)
-        poll_median = statistics.median(p for _, p in pairs)
+        watch = [pair[0] for pair in pairs]
+        poll = [pair[1] for pair in pairs]
+        watch_median = statistics.median(watch)
+        poll_median = statistics.median(poll)
         print("%-9s median: watch %.3f s (max %.3f), poll %.3f s (max %.3f), poll/watch %.0fx"
-              % (case, watch_median, max(w for w, _ in pairs), poll_median,
-                 max(p for _, p in pairs), poll_median / max(watch_median, 0.001)))
+              % (case, watch_median, max(watch), poll_median, max(poll),
+                 poll_median / max(watch_median, 0.001)))
         failed = failed or watch_median > BUDGET
-    print("watch-based wait within %.1f s of the condition: %s" % (BUDGET,
-                                                                    "no" if failed else "yes"))
+    verdict = "no" if failed else "yes"
+    print("watch-based wait within %.1f s of the condition: %s" % (BUDGET, verdict))
     return 1 if failed else 0
 
 

@@ -38,7 +38,7 @@ def _kind_kubeconfig(dest):
     name = os.environ.get("PD_KIND_CLUSTER", "kind")
     if not shutil.which("kind"):
         pytest.fail("PD_TESTBED=kind, but there is no `kind` on PATH", pytrace=False)
-    res = subprocess.run(["kind", "get", "kubeconfig", "--name", name], capture_output=True, text=True)
+    res = subprocess.run(["kind", "get", "kubeconfig", "--name", name], capture_output=True, text=True, check=False)
     if res.returncode:
         pytest.fail(f"PD_TESTBED=kind but `kind get kubeconfig --name {name}` failed:\n{res.stderr}", pytrace=False)
     dest.write_text(res.stdout)
@@ -46,7 +46,7 @@ def _kind_kubeconfig(dest):
 
 
 def _testbed_kubeconfig():
-    res = subprocess.run([sys.executable, str(TESTBED), "up"], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, str(TESTBED), "up"], capture_output=True, text=True, check=False)
     if res.returncode:
         pytest.fail(f"`testbed.py up` failed:\n{res.stdout}\n{res.stderr}", pytrace=False)
     return STATE / "kubeconfig"
@@ -108,7 +108,7 @@ def _wait_default_service_account(core, ns, timeout=30):
     if listed.items:
         return
     w = watch.Watch()
-    for _ in w.stream(core.list_namespaced_service_account, ns, field_selector=selector,
+    for unused_event in w.stream(core.list_namespaced_service_account, ns, field_selector=selector,
                       resource_version=listed.metadata.resource_version, timeout_seconds=timeout):
         w.stop()
         return

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A real Kubernetes control plane on 127.0.0.1, without Docker.
 
     python3 tests/testbed/testbed.py build|up [--with a,b]|down|status|env|kubectl ARGS...
@@ -142,7 +141,7 @@ def kwok_commands(out: Path) -> list:
 
 
 def go_minor() -> int:
-    out = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, env=go_env()).stdout
+    out = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, env=go_env(), check=False).stdout
     m = re.match(r"go1\.(\d+)", out.strip())
     return int(m.group(1)) if m else 0
 
@@ -150,7 +149,7 @@ def go_minor() -> int:
 def module_commit(module: str, version: str) -> str:
     """The release's git commit, for `kubectl version` / the /version endpoint."""
     res = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"],
-                         capture_output=True, text=True, cwd=HERE, env=go_env())
+                         capture_output=True, text=True, cwd=HERE, env=go_env(), check=False)
     with contextlib.suppress(ValueError):
         return json.loads(res.stdout).get("Origin", {}).get("Hash", "") or "unknown"
     return "unknown"
@@ -192,7 +191,7 @@ def run_build(build: Build) -> None:
             for argv, cwd, env in build.commands(tmp):
                 lf.write("$ " + " ".join(argv) + "\n")
                 lf.flush()
-                if subprocess.run(argv, cwd=cwd, env=env, stdout=lf, stderr=subprocess.STDOUT).returncode:
+                if subprocess.run(argv, cwd=cwd, env=env, stdout=lf, stderr=subprocess.STDOUT, check=False).returncode:
                     shutil.rmtree(tmp, ignore_errors=True)
                     raise TestbedError(f"build of {build.name} failed; last lines of {logfile}:\n" + tail(logfile, 40))
         missing = [b for b in build.binaries if not (tmp / b).is_file()]
@@ -443,7 +442,8 @@ def controller_manager_args() -> list[str]:
 def kwok_args() -> list[str]:
     return [
         f"--kubeconfig={component_kubeconfig('kwok')}",
-        f"--config={HERE / 'kwok' / 'stages.yaml'}",
+        # one Stage per file: kwok takes --config repeatedly (and linters want one YAML document per file)
+        *(f"--config={path}" for path in sorted((HERE / "kwok" / "stages").glob("*.yaml"))),
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--node-ip={LOOPBACK}",  # the nodes' InternalIP: anything that dials a node stays local
         f"--node-port={PORTS['kwok']}",
@@ -466,7 +466,7 @@ def create_nodes() -> None:
     """Fake nodes for kwok to run. Each gets its own podCIDR (pod IPs are bookkeeping)."""
     for i, name in enumerate(node_names()):
         cidr = f"10.244.{i}.0/24"
-        code, _ = api("POST", "/api/v1/nodes", {
+        code, unused_body = api("POST", "/api/v1/nodes", {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": name,
                          "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
@@ -747,7 +747,7 @@ def cmd_kubectl(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="testbed.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="testbed.py", description=__doc__.split("\n\n", maxsplit=1)[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("build", help="build and cache every binary").set_defaults(fn=cmd_build)
     up = sub.add_parser("up", help="start the testbed (a no-op when it runs)")

@@ -206,8 +206,8 @@ def test_promote_deletes_the_preview_service():
     spec = bg.validate(params())
     writes = bg.plan_promote(spec, observed([deployment("v1"), deployment("v2")], service("v1"),
                                             preview=service("v2", name="myapp-lan-preview")))
-    assert [(w.verb, w.name) for w in writes] == [("patch", "myapp-lan"),
-                                                   ("delete", "myapp-lan-preview")]
+    assert [(w.verb, w.name) for w in writes] == [
+        ("patch", "myapp-lan"), ("delete", "myapp-lan-preview")]
 
 
 # --- preview ----------------------------------------------------------------

@@ -99,5 +99,5 @@ def test_pods_verdict():
     assert not passed
     assert message == ("1/2 pods ready, 2 restarts: 1 of 2 pods ready; "
                        "2 container restarts > max_restarts 1")
-    passed, message, _ = g.pods_verdict({}, [])
+    passed, message = g.pods_verdict({}, [])[:2]
     assert not passed and "0 ready pods < min_ready 1" in message

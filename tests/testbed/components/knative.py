@@ -231,7 +231,7 @@ def python_with_kubernetes(tb: ModuleType) -> Path:
         candidates.append(Path(shutil.which("python3")))
     for python in candidates:
         if python.is_file() and subprocess.run([str(python), "-c", "import kubernetes"],
-                                               capture_output=True).returncode == 0:
+                                               capture_output=True, check=False).returncode == 0:
             return python
     raise tb.TestbedError("knative: the stand-in needs a Python with the `kubernetes` package; tried "
                           + ", ".join(map(str, candidates)) + " (make the venv: see the repo README)")
@@ -262,9 +262,9 @@ def loopback_modfile(tb: ModuleType, where: Path) -> Path:
 def module_dirs(tb: ModuleType, mods: list[str] | None = None) -> dict[str, Path]:
     """Where the Go module cache holds the pinned modules' sources (the versions
     tests/testbed/knative/go.mod resolves to)."""
-    mods = mods or sorted({m for m, _ in SETUP_YAML + CONFIG_YAML + WEBHOOK_YAML})
+    mods = mods or sorted({pair[0] for pair in SETUP_YAML + CONFIG_YAML + WEBHOOK_YAML})
     res = subprocess.run(["go", "mod", "download", "-json", *mods], capture_output=True, text=True,
-                         cwd=DATA, env=tb.go_env())
+                         cwd=DATA, env=tb.go_env(), check=False)
     dirs, errors = {}, []
     for chunk in res.stdout.replace("}\n{", "}\x00{").split("\x00"):
         if chunk.strip():
@@ -281,7 +281,7 @@ def module_dirs(tb: ModuleType, mods: list[str] | None = None) -> dict[str, Path
 
 def kubectl(tb: ModuleType, *args: str, what: str) -> str:
     env = dict(os.environ, KUBECONFIG=str(tb.KUBECONFIG))
-    res = subprocess.run([str(tb.KUBERNETES.path("kubectl")), *args], capture_output=True, text=True, env=env)
+    res = subprocess.run([str(tb.KUBERNETES.path("kubectl")), *args], capture_output=True, text=True, env=env, check=False)
     if res.returncode:
         raise tb.TestbedError(f"knative: {what} failed:\n{res.stderr.strip()}")
     return res.stdout
@@ -394,7 +394,7 @@ PROBE_SERVICE = {
 def webhook_answers(tb: ModuleType) -> bool:
     """A dry-run create goes through both admission webhooks: 201 proves kube-apiserver
     reaches the webhook via the ExternalName Service and trusts its certificate."""
-    code, _ = tb.api("POST", f"/apis/serving.knative.dev/v1/namespaces/{NAMESPACE}/services?dryRun=All",
+    code, unused_body = tb.api("POST", f"/apis/serving.knative.dev/v1/namespaces/{NAMESPACE}/services?dryRun=All",
                      PROBE_SERVICE)
     return code == 201
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: progressive.delivery contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stand-ins for the two Knative Serving pieces that need a data plane.
@@ -629,7 +628,7 @@ def watch_forever(name, list_fn, args, kwargs, to_key, queue: WorkQueue, synced:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     p.add_argument("--kubeconfig", required=True)
     p.add_argument("--ingress-class", required=True, help="the KIngress class this process answers for")
     p.add_argument("--public-lb", required=True, help="status.publicLoadBalancer domainInternal")
