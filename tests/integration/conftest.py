@@ -109,7 +109,8 @@ def _wait_default_service_account(core, ns, timeout=30):
         return
     w = watch.Watch()
     for unused_event in w.stream(core.list_namespaced_service_account, ns, field_selector=selector,
-                      resource_version=listed.metadata.resource_version, timeout_seconds=timeout):
+                                 resource_version=listed.metadata.resource_version,
+                                 timeout_seconds=timeout):
         w.stop()
         return
     raise TimeoutError(f"no default ServiceAccount in {ns} after {timeout}s: is the controller-manager running?")

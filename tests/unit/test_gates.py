@@ -42,9 +42,9 @@ def test_http_verdict_success_rate_and_latency():
 
 def test_http_verdict_latency_bound_and_body():
     gate = {"url": "http://x/", "max_latency_ms": 100, "expect_body": "^v2"}
-    passed, message, _ = g.http_verdict(gate, [(200, "v2 here", 0.3, None)])
+    passed, message = g.http_verdict(gate, [(200, "v2 here", 0.3, None)])[:2]
     assert not passed and "p95 latency 300.0 ms > 100 ms" in message
-    passed, message, _ = g.http_verdict(gate, [(200, "v1 here", 0.01, None)])
+    passed, message = g.http_verdict(gate, [(200, "v1 here", 0.01, None)])[:2]
     assert not passed and "success rate 0.0% < 100%" in message
 
 
@@ -94,8 +94,8 @@ def pod(name, ready=True, restarts=0, deleting=False):
 
 def test_pods_verdict():
     assert g.pods_verdict({}, [pod("a"), pod("b"), pod("old", False, deleting=True)])[0]
-    passed, message, values = g.pods_verdict({"max_restarts": 1}, [pod("a", restarts=2),
-                                                                    pod("b", ready=False)])
+    pods = [pod("a", restarts=2), pod("b", ready=False)]
+    passed, message, values = g.pods_verdict({"max_restarts": 1}, pods)
     assert not passed
     assert message == ("1/2 pods ready, 2 restarts: 1 of 2 pods ready; "
                        "2 container restarts > max_restarts 1")

@@ -275,7 +275,7 @@ def desired_scale(pa: dict, cfg: dict, initialized: bool, has_traffic: bool, giv
 
 
 def active_threshold(pa: dict, cfg: dict, initialized: bool) -> int:
-    low, _ = scale_bounds(pa, cfg)
+    low = scale_bounds(pa, cfg)[0]
     return max(low, initial_scale(pa, cfg)) if not initialized else max(low, 1)
 
 
