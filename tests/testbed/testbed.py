@@ -146,13 +146,27 @@ def go_minor() -> int:
     return int(m.group(1)) if m else 0
 
 
+def go_mod_download(specs: list[str], cwd: Path | str, env: dict | None = None) -> list[dict]:
+    """`go mod download -json` for module@version specs (or paths the go.mod in cwd pins):
+    one info dict per module (Path, Version, Dir, Origin, Error). The components use it to
+    find upstream YAML in the module cache instead of committing copies of it."""
+    res = subprocess.run(["go", "mod", "download", "-json", *specs], capture_output=True,
+                         text=True, cwd=cwd, env=env or go_env(), check=False)
+    decoder, text, infos, at = json.JSONDecoder(), res.stdout, [], 0
+    with contextlib.suppress(ValueError):
+        while text[at:].strip():
+            at += len(text[at:]) - len(text[at:].lstrip())
+            info, at = decoder.raw_decode(text, at)
+            infos.append(info)
+    if res.returncode and not any(i.get("Error") for i in infos):
+        infos.append({"Path": " ".join(specs), "Error": res.stderr.strip() or "go failed"})
+    return infos
+
+
 def module_commit(module: str, version: str) -> str:
     """The release's git commit, for `kubectl version` / the /version endpoint."""
-    res = subprocess.run(["go", "mod", "download", "-json", f"{module}@{version}"],
-                         capture_output=True, text=True, cwd=HERE, env=go_env(), check=False)
-    with contextlib.suppress(ValueError):
-        return json.loads(res.stdout).get("Origin", {}).get("Hash", "") or "unknown"
-    return "unknown"
+    infos = go_mod_download([f"{module}@{version}"], HERE)
+    return (infos[0].get("Origin") or {}).get("Hash") or "unknown" if infos else "unknown"
 
 
 KUBERNETES = Build("kubernetes", gomod_version(HERE / "go.mod", "k8s.io/kubernetes"),

@@ -16,7 +16,6 @@ never imports it (testbed.py runs as __main__).
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -85,16 +84,11 @@ def kubeconfig(tb: ModuleType) -> Path:
 
 def module_dir(tb: ModuleType) -> Path:
     """Where the Go module cache holds Contour's source (downloaded once, then offline)."""
-    env = tb.go_env(GOFLAGS="-mod=mod")
-    res = subprocess.run(["go", "mod", "download", "-json", f"{MODULE}@{VERSION}"],
-                         capture_output=True, text=True, cwd="/", env=env, check=False)
-    try:
-        info = json.loads(res.stdout)
-    except ValueError:
-        info = {}
-    if res.returncode or not info.get("Dir"):
+    infos = tb.go_mod_download([f"{MODULE}@{VERSION}"], "/", tb.go_env(GOFLAGS="-mod=mod"))
+    info = infos[0] if infos else {}
+    if not info.get("Dir"):
         raise tb.TestbedError(f"contour: `go mod download {MODULE}@{VERSION}` failed: "
-                              f"{info.get('Error') or res.stderr.strip()}")
+                              f"{info.get('Error') or 'no module directory'}")
     return Path(info["Dir"])
 
 

@@ -263,19 +263,15 @@ def module_dirs(tb: ModuleType, mods: list[str] | None = None) -> dict[str, Path
     """Where the Go module cache holds the pinned modules' sources (the versions
     tests/testbed/knative/go.mod resolves to)."""
     mods = mods or sorted({pair[0] for pair in SETUP_YAML + CONFIG_YAML + WEBHOOK_YAML})
-    res = subprocess.run(["go", "mod", "download", "-json", *mods], capture_output=True, text=True,
-                         cwd=DATA, env=tb.go_env(), check=False)
     dirs, errors = {}, []
-    for chunk in res.stdout.replace("}\n{", "}\x00{").split("\x00"):
-        if chunk.strip():
-            info = json.loads(chunk)
-            if info.get("Dir"):
-                dirs[info["Path"]] = Path(info["Dir"])
-            else:
-                errors.append(f"{info.get('Path')}: {info.get('Error')}")
-    if res.returncode or errors or set(dirs) != set(mods):
+    for info in tb.go_mod_download(mods, DATA, tb.go_env()):
+        if info.get("Dir"):
+            dirs[info["Path"]] = Path(info["Dir"])
+        else:
+            errors.append(f"{info.get('Path')}: {info.get('Error')}")
+    if errors or set(dirs) != set(mods):
         raise tb.TestbedError(f"knative: `go mod download {' '.join(mods)}` failed: "
-                              f"{'; '.join(errors) or res.stderr.strip()}")
+                              f"{'; '.join(errors) or 'modules missing'}")
     return dirs
 
 
