@@ -396,3 +396,113 @@ def test_contour_backend_steps_through_the_weights(kube, namespace, tmp_path):
     assert [(s["name"], s["weight"]) for s in child["spec"]["routes"][0]["services"]] == [
         ("blog-blue", 100), ("blog-green", 0)]
     assert result.custom_stats["canary_outcome"] == "promoted"
+
+
+# ---------------------------------------------------------------------------
+# knative backend: the real Knative Serving controller judges every split
+# ---------------------------------------------------------------------------
+def knative_installed(kube):
+    try:
+        kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                            "services.serving.knative.dev")
+        return True
+    except KubeError:
+        return False
+
+
+def ksvc_ready(kube, namespace, name, timeout=120):
+    from ansible_collections.progressive.delivery.plugins.module_utils import (
+        knative_common as kn,
+    )
+    from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+        condition_is,
+        wait_for,
+    )
+    return wait_for(kube, kn.KSERVICE, namespace, name, condition_is("Ready"), timeout)
+
+
+def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path):
+    if not knative_installed(kube):
+        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+    from ansible_collections.progressive.delivery.plugins.module_utils import (
+        knative_common as kn,
+    )
+    kube.create(kn.KSERVICE, namespace, {
+        "apiVersion": kn.KSERVICE.api_version, "kind": "Service",
+        "metadata": {"name": "hello", "namespace": namespace},
+        "spec": {"template": {"spec": {"containers": [
+            {"image": "gcr.io/knative-samples/helloworld-go",
+             "env": [{"name": "TARGET", "value": "v1"}]}]}}}})
+    ksvc_ready(kube, namespace, "hello")
+    gate_file = tmp_path / "knative_split_gate.yml"
+    gate_file.write_text(
+        "- name: Knative routes the canary's share of this step\n"
+        "  ansible.builtin.assert:\n"
+        "    that: >-\n"
+        "      lookup('kubernetes.core.k8s', api_version='serving.knative.dev/v1',\n"
+        "      kind='Service', namespace='%s', resource_name='hello').status.traffic\n"
+        "      | selectattr('tag', 'defined') | selectattr('tag', 'equalto', 'canary')\n"
+        "      | map(attribute='percent') | sum == canary_gate_weight | int\n" % namespace)
+    path = play(tmp_path, namespace, canary_app="hello", canary_backend="knative",
+                canary_service="", canary_pod_template={},
+                canary_knative={"service": "hello", "template": {"spec": {"containers": [
+                    {"image": "gcr.io/knative-samples/helloworld-go",
+                     "env": [{"name": "TARGET", "value": "v2"}]}]}}},
+                canary_gates=[{"name": "split-in-force", "type": "tasks",
+                               "file": str(gate_file)}],
+                canary_steps=[{"weight": 10}, {"pause": "1s"}, {"weight": 50},
+                              {"weight": 100}], canary_wait_timeout=120)
+    result = run_playbook(path)
+    assert not result.failed, result.summary()
+    splits = [[(t["revision"], t["percent"], t["tag"]) for t in r["traffic"]]
+              for r in result.results_of("send ") if "traffic" in r]
+    assert splits == [
+        [("hello-00001", 90, None), ("hello-00002", 10, "canary")],
+        [("hello-00001", 50, None), ("hello-00002", 50, "canary")],
+        [("hello-00001", 0, None), ("hello-00002", 100, "canary")]]
+    ksvc = kube.get(kn.KSERVICE, namespace, "hello")
+    assert [(t.get("revisionName"), t["percent"], t.get("tag")) for t in ksvc["spec"]["traffic"]] \
+        == [("hello-00002", 100, None), ("hello-00001", 0, "previous")]
+    assert result.custom_stats["canary_outcome"] == "promoted"
+    assert result.custom_stats["canary_stable_version"] == "hello-00001"
+    rec = record(kube, namespace, "hello-release")
+    assert rec["canary_revision"] == "hello-00002" and rec["stable_revision"] == "hello-00001"
+    assert rec["canary_tag_url"] == "http://canary-hello.%s.example.com" % namespace
+    assert run_playbook(path).stats["changed"] == 0
+
+
+def test_knative_backend_rolls_back_to_the_stable_revision(kube, namespace, tmp_path):
+    if not knative_installed(kube):
+        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+    from ansible_collections.progressive.delivery.plugins.module_utils import (
+        knative_common as kn,
+    )
+    kube.create(kn.KSERVICE, namespace, {
+        "apiVersion": kn.KSERVICE.api_version, "kind": "Service",
+        "metadata": {"name": "hello", "namespace": namespace},
+        "spec": {"template": {"spec": {"containers": [
+            {"image": "gcr.io/knative-samples/helloworld-go"}]}}}})
+    ksvc_ready(kube, namespace, "hello")
+    gate_file = tmp_path / "knative_gate.yml"
+    gate_file.write_text(
+        "- name: errors show up once half the traffic reaches the canary\n"
+        "  ansible.builtin.assert:\n"
+        "    that: canary_gate_weight | int < 50\n"
+        "    fail_msg: error budget exhausted at {{ canary_gate_weight }}%\n")
+    path = play(tmp_path, namespace, canary_app="hello", canary_backend="knative",
+                canary_service="", canary_pod_template={},
+                canary_knative={"service": "hello", "template": {"spec": {"containers": [
+                    {"image": "gcr.io/knative-samples/helloworld-rust"}]}}},
+                canary_gates=[{"name": "error-budget", "type": "tasks", "file": str(gate_file)}],
+                canary_steps=[{"weight": 10}, {"weight": 50}, {"weight": 100}],
+                canary_wait_timeout=120)
+    result = run_playbook(path)
+    assert result.failed, result.summary()
+    message = result.failure_messages()[-1]
+    assert "Gate error-budget (tasks) failed: error budget exhausted at 50%" in message
+    assert "Rolled back: all traffic is on the stable version hello-00001 again" in message
+    ksvc = kube.get(kn.KSERVICE, namespace, "hello")
+    assert [(t.get("revisionName"), t["percent"]) for t in ksvc["status"]["traffic"]] == [
+        ("hello-00001", 100)]
+    assert record(kube, namespace, "hello-release")["phase"] == "aborted"
+    assert result.custom_stats["canary_outcome"] == "rolled_back"
