@@ -1,0 +1,219 @@
+"""The bluegreen role's contour and knative backends, run by ansible-playbook against the
+testbed's real Contour and Knative Serving controllers (the service backend is covered by
+the bluegreen and bluegreen_rollback Molecule scenarios)."""
+
+import pytest
+
+from canary_objects import pod_template
+from playbooks import role_play, run_playbook, write_playbook
+
+from ansible_collections.progressive.delivery.plugins.module_utils import (
+    knative_common as kn,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+    build_api_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+    SERVICE,
+    Kube,
+    KubeError,
+    Resource,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+    condition_is,
+    wait_for,
+)
+
+HTTPPROXY = Resource("projectcontour.io/v1", "HTTPProxy", "httpproxies", True)
+
+
+@pytest.fixture
+def kube(kubeconfig):
+    return Kube(build_api_client({"kubeconfig": kubeconfig}))
+
+
+def crd_installed(kube, name):
+    try:
+        kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + name)
+        return True
+    except KubeError:
+        return False
+
+
+def gate_file(tmp_path, name, assertion):
+    path = tmp_path / name
+    path.write_text("- name: %s\n  ansible.builtin.assert:\n    that: >-\n      %s\n"
+                    % (name, assertion.replace("\n", "\n      ")))
+    return str(path)
+
+
+def includes(kube, namespace, name="root"):
+    root = kube.get_or_none(HTTPPROXY, namespace, name)
+    if root is None:
+        return None
+    return [((inc.get("conditions") or [{}])[0].get("prefix"), inc["name"])
+            for inc in root["spec"].get("includes") or []]
+
+
+# ---------------------------------------------------------------------------
+# contour (seed 002: switch the delegated child proxy)
+# ---------------------------------------------------------------------------
+def contour_setup(kube, namespace):
+    kube.create(SERVICE, namespace, {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "green"},
+        "spec": {"selector": {"app": "blog", "version": "green"},
+                 "ports": [{"name": "http", "port": 80, "targetPort": 80}]}})
+    kube.create(HTTPPROXY, namespace, {
+        "apiVersion": HTTPPROXY.api_version, "kind": "HTTPProxy", "metadata": {"name": "blog"},
+        "spec": {"routes": [{"services": [{"name": "green", "port": 80}]}]}})
+    fqdn = "%s.yangcs.example.com" % namespace.rsplit("-", 1)[-1]
+    kube.create(HTTPPROXY, namespace, {
+        "apiVersion": HTTPPROXY.api_version, "kind": "HTTPProxy", "metadata": {"name": "root"},
+        "spec": {"virtualhost": {"fqdn": fqdn},
+                 "includes": [{"name": "blog", "conditions": [{"prefix": "/blog"}]}]}})
+    return fqdn
+
+
+def blue_manifests():
+    labels = {"app": "blog", "version": "blue"}
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "blue"},
+         "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                  "template": pod_template("ikubernetes/myapp:v2", labels)}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "blue"},
+         "spec": {"selector": labels, "ports": [{"name": "http", "port": 80,
+                                                 "targetPort": 80}]}},
+        {"apiVersion": HTTPPROXY.api_version, "kind": "HTTPProxy", "metadata": {"name": "blog2"},
+         "spec": {"routes": [{"services": [{"name": "blue", "port": 80}]}]}},
+    ]
+
+
+def contour_vars(namespace, tmp_path, post_gate="true"):
+    preview = gate_file(tmp_path, "preview_gate.yml", (
+        "lookup('kubernetes.core.k8s', api_version='projectcontour.io/v1', kind='HTTPProxy',\n"
+        "namespace='%s', resource_name='root').spec.includes\n"
+        "| selectattr('name', 'equalto', 'blog2') | map(attribute='conditions')\n"
+        "| map('first') | map(attribute='prefix') | list == ['/blog-preview']\n"
+        "and bluegreen_preview_url.endswith('/blog-preview')" % namespace))
+    post = gate_file(tmp_path, "post_gate.yml", post_gate)
+    return dict(
+        bluegreen_app="blog", bluegreen_namespace=namespace, bluegreen_version="blue",
+        bluegreen_backend="contour", bluegreen_app_labels={"app": "blog"},
+        bluegreen_manifests=blue_manifests(), bluegreen_wait_timeout=60,
+        bluegreen_contour={"name": "root", "path": "/blog", "child": {"name": "blog2"},
+                           "preview_path": "/blog-preview"},
+        bluegreen_preview_gates=[{"name": "preview-route", "type": "tasks", "file": preview}],
+        bluegreen_post_gates=[{"name": "post", "type": "tasks", "file": post}])
+
+
+def test_contour_backend_switches_the_child_and_a_rerun_changes_nothing(
+        kube, namespace, tmp_path):
+    if not crd_installed(kube, "httpproxies.projectcontour.io"):
+        pytest.skip("Contour is not installed (testbed.py up --with contour)")
+    contour_setup(kube, namespace)
+    path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen",
+                                              contour_vars(namespace, tmp_path)))
+    result = run_playbook(path)
+    assert not result.failed, result.summary()
+    assert includes(kube, namespace) == [("/blog", "blog2")]  # preview path removed
+    root = kube.get(HTTPPROXY, namespace, "root")
+    assert root["status"]["currentStatus"] == "valid"
+    gates = result.results_of("evaluate pod, HTTP and Prometheus gates")
+    assert gates and all(g["passed"] for g in gates)  # the candidate's pods were checked
+    stats = result.custom_stats
+    assert stats["bluegreen_outcome"] == "promoted"
+    assert stats["bluegreen_previous_version"] == "%s/blog" % namespace
+    assert stats["bluegreen_live_version"] == "%s/blog2" % namespace
+
+    again = run_playbook(path)
+    assert not again.failed, again.summary()
+    assert again.stats["changed"] == 0, again.summary()
+    assert includes(kube, namespace) == [("/blog", "blog2")]
+
+
+def test_contour_backend_switches_back_when_a_live_gate_fails(kube, namespace, tmp_path):
+    if not crd_installed(kube, "httpproxies.projectcontour.io"):
+        pytest.skip("Contour is not installed (testbed.py up --with contour)")
+    contour_setup(kube, namespace)
+    path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen", contour_vars(
+        namespace, tmp_path, post_gate="false")))
+    result = run_playbook(path)
+    assert result.failed, result.summary()
+    message = result.failure_messages()[-1]
+    assert "Rolled back: live traffic is on %s/blog again." % namespace in message
+    assert includes(kube, namespace) == [("/blog", "blog")]
+    assert kube.get(HTTPPROXY, namespace, "root")["status"]["currentStatus"] == "valid"
+    assert result.custom_stats["bluegreen_outcome"] == "rolled_back"
+
+
+# ---------------------------------------------------------------------------
+# knative (seed 000: a tagged revision at 0%, then 100% with a rollback tag)
+# ---------------------------------------------------------------------------
+def knative_setup(kube, namespace):
+    kube.create(kn.KSERVICE, namespace, {
+        "apiVersion": kn.KSERVICE.api_version, "kind": "Service",
+        "metadata": {"name": "hello", "namespace": namespace},
+        "spec": {"template": {"spec": {"containers": [
+            {"image": "gcr.io/knative-samples/knative-route-demo:blue"}]}}}})
+    wait_for(kube, kn.KSERVICE, namespace, "hello", condition_is("Ready"), 120)
+
+
+def knative_vars(namespace, tmp_path, post_gate="true"):
+    preview = gate_file(tmp_path, "preview_gate.yml", (
+        "bluegreen_preview_url == 'http://v2-hello.%s.example.com'" % namespace))
+    post = gate_file(tmp_path, "post_gate.yml", post_gate)
+    return dict(
+        bluegreen_app="hello", bluegreen_namespace=namespace, bluegreen_version="v2",
+        bluegreen_backend="knative", bluegreen_wait_timeout=120,
+        bluegreen_knative={"service": "hello", "template": {"spec": {"containers": [
+            {"image": "gcr.io/knative-samples/knative-route-demo:green"}]}}},
+        bluegreen_preview_gates=[{"name": "preview-url", "type": "tasks", "file": preview}],
+        bluegreen_post_gates=[{"name": "post", "type": "tasks", "file": post}])
+
+
+def spec_traffic(kube, namespace):
+    ksvc = kube.get(kn.KSERVICE, namespace, "hello")
+    return [(t.get("revisionName"), t["percent"], t.get("tag"))
+            for t in ksvc["spec"]["traffic"]]
+
+
+def test_knative_backend_releases_a_revision_and_a_rerun_changes_nothing(
+        kube, namespace, tmp_path):
+    if not crd_installed(kube, "services.serving.knative.dev"):
+        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+    knative_setup(kube, namespace)
+    path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen",
+                                              knative_vars(namespace, tmp_path)))
+    result = run_playbook(path)
+    assert not result.failed, result.summary()
+    preview = result.results_of("the candidate at 0% with its own tag URL")[0]
+    assert [(t["revision"], t["percent"], t["tag"]) for t in preview["traffic"]] == [
+        ("hello-00001", 100, None), ("hello-00002", 0, "v2")]
+    assert spec_traffic(kube, namespace) == [("hello-00002", 100, None),
+                                             ("hello-00001", 0, "previous")]
+    annotations = kube.get(kn.KSERVICE, namespace, "hello")["metadata"]["annotations"]
+    assert annotations["progressive.delivery/live-version"] == "v2"
+    assert annotations["progressive.delivery/previous-revision"] == "hello-00001"
+    assert result.custom_stats["bluegreen_previous_version"] == "hello-00001"
+
+    again = run_playbook(path)
+    assert not again.failed, again.summary()
+    assert again.stats["changed"] == 0, again.summary()
+    assert spec_traffic(kube, namespace) == [("hello-00002", 100, None),
+                                             ("hello-00001", 0, "previous")]
+
+
+def test_knative_backend_rolls_back_when_a_live_gate_fails(kube, namespace, tmp_path):
+    if not crd_installed(kube, "services.serving.knative.dev"):
+        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+    knative_setup(kube, namespace)
+    path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen", knative_vars(
+        namespace, tmp_path, post_gate="false")))
+    result = run_playbook(path)
+    assert result.failed, result.summary()
+    assert "Rolled back: live traffic is on hello-00001 again." in result.failure_messages()[-1]
+    assert spec_traffic(kube, namespace) == [("hello-00001", 100, None)]
+    annotations = kube.get(kn.KSERVICE, namespace, "hello")["metadata"]["annotations"]
+    assert "progressive.delivery/live-version" not in annotations
+    assert annotations["progressive.delivery/rolled-back-from"] == "v2"
+    assert result.custom_stats["bluegreen_outcome"] == "rolled_back"
