@@ -108,7 +108,7 @@ class PlaybookResult(object):
         return (self.data.get("stats") or {}).get("localhost") or {}
 
     def failure_messages(self):
-        return [result.get("msg", "") for _, result in self.tasks()
+        return [result.get("msg", "") for unused_name, result in self.tasks()
                 if result.get("failed") and not result.get("ignore_errors")]
 
     def summary(self):
@@ -131,7 +131,7 @@ def _without_role(name):
 
 def run_playbook(path, extra_vars=None, timeout=900):
     proc = subprocess.run(_command(path, extra_vars), capture_output=True, text=True,
-                          env=_env(True), timeout=timeout)
+                          env=_env(True), timeout=timeout, check=False)
     return PlaybookResult(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -3,7 +3,6 @@ a bad canary and on a failing HTTP gate, a killed job resumed from its recorded 
 nginx and Contour backends."""
 
 import http.server
-import os
 import threading
 import time
 
@@ -331,7 +330,7 @@ def test_nginx_backend_release(kube, namespace, tmp_path):
     shifts = [(r["weight_requested"], r["canary_ingress"]["annotations"][NGINX + "canary-weight"])
               for r in result.results_of("send ") if "weight_requested" in r]
     assert shifts == [(10, "10"), (50, "50"), (100, "100")]
-    gate_runs = [r for r in result.results_of("combine the results")]
+    gate_runs = result.results_of("combine the results")
     assert gate_runs and all(r["ansible_facts"]["release_gate_result"]["passed"]
                              for r in gate_runs)
     main = kube.get(INGRESS, namespace, "myapp")
