@@ -7,29 +7,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import re
-
 from ansible.errors import AnsibleFilterError
 
-UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")
-
-
-def parse_duration(value):
-    """Seconds (int when whole) for a duration; ValueError naming the value otherwise."""
-    if isinstance(value, bool):
-        raise ValueError("%r is not a duration" % value)
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("duration %r is negative" % value)
-        return value
-    text = str(value).strip().lower()
-    if re.match(r"^\d+(\.\d+)?$", text):
-        return parse_duration(float(text) if "." in text else int(text))
-    if not text or PART.sub("", text).strip():
-        raise ValueError("%r is not a duration (use e.g. 30s, 10m, 1h, 1h30m)" % value)
-    total = sum(float(n) * UNITS[unit] for n, unit in PART.findall(text))
-    return int(total) if total == int(total) else total
+from ansible_collections.progressive.delivery.plugins.module_utils.duration import (
+    parse_duration,
+)
 
 
 def duration_seconds(value):

@@ -789,16 +789,3 @@ def diff_view(obj):
         view["images"] = dict((c.get("name"), c.get("image")) for c in containers)
         view.pop("selector", None)
     return view
-
-
-def merge_patch(target, patch):
-    """RFC 7386 merge patch, to show in check mode what a patch would produce."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result

@@ -15,6 +15,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     POD,
     SERVICE,
     KubeError,
+    merge_patch,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     Check,
@@ -85,7 +86,7 @@ class BlueGreenRun(object):
                 result = write.body if self.check_mode else self.kube.create(
                     resource, self.spec.namespace, write.body)
             elif write.verb == "patch":
-                result = bg.merge_patch(current, write.body) if self.check_mode else \
+                result = merge_patch(current, write.body) if self.check_mode else \
                     self.kube.patch(resource, self.spec.namespace, write.name, write.body)
             else:
                 result = None

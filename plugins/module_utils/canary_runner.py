@@ -19,6 +19,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     POD,
     SERVICE,
     KubeError,
+    merge_patch,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     Check,
@@ -86,7 +87,7 @@ class CanaryRun(object):
         elif write.verb == "create":
             result = self.kube.create(resource, ns, write.body, dry_run=self.check_mode)
         elif write.verb == "patch":
-            result = cp.merge_patch(current, write.body) if self.check_mode else \
+            result = merge_patch(current, write.body) if self.check_mode else \
                 self.kube.patch(resource, ns, write.name, write.body)
         elif write.verb == "replace":
             result = copy.deepcopy(write.body) if self.check_mode else \

@@ -21,6 +21,9 @@ import math
 import re
 from collections import namedtuple
 
+from ansible_collections.progressive.delivery.plugins.module_utils.duration import (  # noqa: F401
+    parse_duration,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
     FieldErrors,
 )
@@ -33,8 +36,6 @@ STEP_KEYS = ("weight", "pause")
 # Argo Rollouts' spelling, accepted so that a copied step list says what is wrong with it.
 FOREIGN_KEYS = {"setWeight": "weight", "set_weight": "weight"}
 
-UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)")
 
 Step = namedtuple("Step", "index kind weight seconds text")
 """kind: weight | pause; weight: 0..100 (weight steps); seconds: the pause length; text:
@@ -52,26 +53,6 @@ class ReleaseConflict(Exception):
 # ---------------------------------------------------------------------------
 # durations and steps
 # ---------------------------------------------------------------------------
-def parse_duration(value):
-    """Seconds (int when whole) for 30, '90s', '10m', '1h30m', '2m 30s', '500ms'.
-
-    The same grammar as the collection's ``duration_seconds`` filter, here because modules
-    can only import module_utils."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError("%r is not a duration" % (value,))
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("duration %r is negative" % (value,))
-        return value
-    text = str(value).strip().lower()
-    if re.match(r"^\d+(\.\d+)?$", text):
-        return parse_duration(float(text) if "." in text else int(text))
-    if not text or PART.sub("", text).strip():
-        raise ValueError("%r is not a duration (use e.g. 30s, 10m, 1h, 1h30m)" % (value,))
-    total = sum(float(n) * UNITS[unit] for n, unit in PART.findall(text))
-    return int(total) if total == int(total) else total
-
-
 def format_duration(seconds):
     """A short human form: 600 -> '10m', 5400 -> '1h30m', 90 -> '1m30s', 0.5 -> '0.5s'."""
     if seconds != int(seconds) or seconds < 60:

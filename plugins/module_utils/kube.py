@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import json
 import time
 from collections import namedtuple
@@ -261,3 +262,16 @@ def _retry_after(exc):
         return min(float(headers.get("Retry-After", 0)), 5.0)
     except (TypeError, ValueError):
         return 0.0
+
+
+def merge_patch(target, patch):
+    """RFC 7386 merge patch, to show in check mode what a patch would produce."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result

@@ -2,6 +2,7 @@
 
 import pytest
 
+from ansible_collections.progressive.delivery.plugins.module_utils.kube import merge_patch
 from ansible_collections.progressive.delivery.plugins.module_utils import bluegreen_plan as bg
 from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
     ValidationError,
@@ -249,7 +250,7 @@ def test_rollback_goes_to_recorded_previous_and_is_idempotent():
     annotations = write.body["metadata"]["annotations"]
     assert annotations[bg.PREVIOUS_VERSION] == "v2"
     assert annotations[bg.ROLLED_BACK_FROM] == "v2"
-    after = bg.merge_patch(svc, write.body)
+    after = merge_patch(svc, write.body)
     assert bg.rollback_target(spec, observed(obs.deployments, after)) == (None, "v1")
 
 
@@ -292,7 +293,7 @@ def test_scale_down_defaults_to_previous_and_records_size():
     assert write.name == "myapp-v1"
     assert write.body["spec"]["replicas"] == 0
     assert write.body["metadata"]["annotations"][bg.SCALED_DOWN_FROM] == "3"
-    scaled = bg.merge_patch(obs.deployments[0], write.body)
+    scaled = merge_patch(obs.deployments[0], write.body)
     assert bg.plan_scale_down(spec, observed([scaled, deployment("v2")], obs.service)) == []
 
 
@@ -351,10 +352,10 @@ def test_ingress_promote_repoints_live_path_and_drops_preview_path():
     assert paths == [{"path": "/*", "pathType": "ImplementationSpecific",
                       "backend": {"service": {"name": "nginx-v1-24-0", "port": {"number": 80}}}}]
     assert writes[0].body["metadata"]["annotations"][bg.PREVIOUS_VERSION] == "v1.22.0"
-    after = bg.merge_patch(obs.ingress, writes[0].body)
+    after = merge_patch(obs.ingress, writes[0].body)
     assert bg.plan_promote(spec, obs._replace(ingress=after)) == []
 
 
 def test_merge_patch_semantics():
-    assert bg.merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "d": 3}}) == {
+    assert merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "d": 3}}) == {
         "a": {"c": 2, "d": 3}}

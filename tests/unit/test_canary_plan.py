@@ -5,6 +5,7 @@ import copy
 
 import pytest
 
+from ansible_collections.progressive.delivery.plugins.module_utils.kube import merge_patch
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_plan as cp
 from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
     ValidationError,
@@ -478,7 +479,7 @@ def test_nginx_weight_reading():
 
 
 def test_merge_patch_and_diff_view():
-    assert cp.merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "d": 3}}) == {
+    assert merge_patch({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "d": 3}}) == {
         "a": {"c": 2, "d": 3}}
     view = cp.diff_view(canary(3))
     assert view["replicas"] == 3 and view["images"] == {"myapp": "myapp:v2"}
