@@ -4,7 +4,7 @@ Seed 000 (standalone Configuration + Route, blue/green between two revisions) an
 (a Knative Service: env and image updates make revisions; 50/50, 50/25/25; sums of 110
 and 90 refused with nothing written), idempotence, check mode, and the rollback when a
 forced split leaves the Route not Ready. The helpers at the top are shared with
-test_knative_revision_info.py.
+test_knative_revision_report.py.
 """
 
 import os
