@@ -12,16 +12,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
     ENDPOINTS,
     INGRESS,
-    POD,
     SERVICE,
     KubeError,
     merge_patch,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
-    Check,
     WaitError,
-    label_selector_string,
-    pod_is_ready,
+    endpoints_serve,
+    ready_pod_names,
     wait_for,
     wait_for_rollout,
 )
@@ -152,28 +150,10 @@ class BlueGreenRun(object):
             return
         selector = dict(self.spec.app_labels)
         selector[self.spec.version_label] = version
-        pods = self.kube.list(POD, self.spec.namespace,
-                              label_selector=label_selector_string({"matchLabels": selector}))
-        wanted = set(p["metadata"]["name"] for p in pods.get("items") or [] if pod_is_ready(p))
-
-        def serves_only_version(endpoints):
-            if endpoints is None:
-                return Check(False, "no Endpoints for Service %s yet" % service_name)
-            ready = set()
-            for subset in endpoints.get("subsets") or []:
-                for address in subset.get("addresses") or []:
-                    ready.add((address.get("targetRef") or {}).get("name"))
-            strays = ready - wanted
-            if not ready:
-                return Check(False, "Service %s has no ready endpoints" % service_name)
-            if strays:
-                return Check(False, "Service %s still sends traffic to %s" % (
-                    service_name, ", ".join(sorted(p for p in strays if p))))
-            return Check(True, "Service %s serves version %s" % (service_name, version))
-
+        wanted = ready_pod_names(self.kube, self.spec.namespace, selector)
         try:
             wait_for(self.kube, ENDPOINTS, self.spec.namespace, service_name,
-                     serves_only_version, self.wait_timeout)
+                     endpoints_serve(service_name, wanted), self.wait_timeout)
         except WaitError as exc:
             raise WaitError("after switching Service %s to %s: %s" % (service_name, version, exc))
 

@@ -16,16 +16,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
     ENDPOINTS,
     INGRESS,
-    POD,
     SERVICE,
     KubeError,
     merge_patch,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
-    Check,
     WaitError,
-    label_selector_string,
-    pod_is_ready,
+    endpoints_serve,
+    ready_pod_names,
     wait_for,
     wait_for_rollout,
 )
@@ -136,26 +134,11 @@ class CanaryRun(object):
             return
         service = self._get(SERVICE, self.spec.service)
         selector = cp.service_selector(service)
-        pods = self.kube.list(POD, self.spec.namespace,
-                              label_selector=label_selector_string({"matchLabels": selector}))
-        wanted = set(p["metadata"]["name"] for p in pods.get("items") or []
-                     if pod_is_ready(p) and not p["metadata"].get("deletionTimestamp"))
-
-        def lists_ready_pods(endpoints):
-            ready = set()
-            for subset in (endpoints or {}).get("subsets") or []:
-                for address in subset.get("addresses") or []:
-                    ready.add((address.get("targetRef") or {}).get("name"))
-            missing, extra = wanted - ready, ready - wanted
-            if missing or extra:
-                return Check(False, "Service %s endpoints: %d ready pod(s) not listed yet, "
-                                    "%d stale" % (self.spec.service, len(missing), len(extra)))
-            return Check(True, "Service %s sends traffic to %d pods" % (self.spec.service,
-                                                                        len(ready)))
+        wanted = ready_pod_names(self.kube, self.spec.namespace, selector)
 
         try:
             wait_for(self.kube, ENDPOINTS, self.spec.namespace, self.spec.service,
-                     lists_ready_pods, self.wait_timeout)
+                     endpoints_serve(self.spec.service, wanted, exact=True), self.wait_timeout)
         except WaitError as exc:
             raise WaitError("after scaling: %s" % exc)
 

@@ -236,3 +236,42 @@ def wait_for_rollout(kube, namespace, name, timeout, clock=time.monotonic):
         if unready:
             lines.append("unready pods: " + " | ".join(unready))
         raise type(exc)("; ".join(lines), exc.obj)
+
+
+def ready_pod_names(kube, namespace, selector):
+    """Names of the ready, not terminating pods matching ``selector`` (matchLabels dict)."""
+    pods = kube.list(POD, namespace, label_selector=label_selector_string(
+        {"matchLabels": selector}))
+    return set(p["metadata"]["name"] for p in pods.get("items") or []
+               if pod_is_ready(p) and not _meta(p, "deletionTimestamp"))
+
+
+def endpoint_pod_names(endpoints):
+    """Names of the pods behind an Endpoints object's ready addresses."""
+    names = set()
+    for subset in (endpoints or {}).get("subsets") or []:
+        for address in subset.get("addresses") or []:
+            names.add((address.get("targetRef") or {}).get("name"))
+    return names
+
+
+def endpoints_serve(service, wanted, exact=False):
+    """Predicate on a Service's Endpoints: traffic goes to ``wanted`` pods and no others
+    (and, with ``exact``, to every one of them)."""
+
+    def predicate(endpoints):
+        if endpoints is None:
+            return Check(False, "no Endpoints for Service %s yet" % service)
+        ready = endpoint_pod_names(endpoints)
+        strays, missing = ready - wanted, wanted - ready
+        if not ready:
+            return Check(False, "Service %s has no ready endpoints" % service)
+        if strays:
+            return Check(False, "Service %s still sends traffic to %s" % (
+                service, ", ".join(sorted(p for p in strays if p))))
+        if exact and missing:
+            return Check(False, "Service %s does not list %d ready pod(s) yet" % (
+                service, len(missing)))
+        return Check(True, "Service %s sends traffic to %d pods" % (service, len(ready)))
+
+    return predicate

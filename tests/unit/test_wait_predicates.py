@@ -4,6 +4,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     condition_is,
     deployment_rollout,
     describe_unready_pod,
+    endpoints_serve,
     label_selector_string,
 )
 
@@ -80,3 +81,17 @@ def test_label_selector_string():
     assert label_selector_string({"matchLabels": {"b": "2", "a": "1"}, "matchExpressions": [
         {"key": "c", "operator": "In", "values": ["x", "y"]},
         {"key": "d", "operator": "DoesNotExist"}]}) == "a=1,b=2,c in (x,y),!d"
+
+
+def endpoints(*names):
+    return {"subsets": [{"addresses": [{"targetRef": {"name": n}} for n in names]}]}
+
+
+def test_endpoints_serve_only_the_wanted_pods():
+    serve = endpoints_serve("web", {"a", "b"})
+    assert serve(endpoints("a")).done
+    assert not serve(None).done
+    assert serve(endpoints()).message == "Service web has no ready endpoints"
+    assert serve(endpoints("a", "old")).message == "Service web still sends traffic to old"
+    exact = endpoints_serve("web", {"a", "b"}, exact=True)
+    assert not exact(endpoints("a")).done and exact(endpoints("a", "b")).done
