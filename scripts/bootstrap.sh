@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tcpdump strace prometheus)
+# (without the shellcheck package ansible-test skips its shellcheck sanity test)
+APT_PACKAGES=(tcpdump strace prometheus shellcheck)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every Molecule scenario under extensions/molecule, on the cluster KUBECONFIG points at.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 status=0
 for scenario in extensions/molecule/*/molecule.yml; do
   name=$(basename "$(dirname "$scenario")")

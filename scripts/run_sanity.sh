@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 root=$PWD
 dest=build/sanity/ansible_collections/progressive/delivery
 rm -rf build/sanity && mkdir -p "$dest"
-git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$dest"
+# (files deleted in the working tree but still in the index are left out)
+git ls-files -z --cached --others --exclude-standard --deduplicate \
+  | while IFS= read -r -d "" f; do [ -e "$f" ] && printf "%s\0" "$f"; done \
+  | tar --null -T - -cf - | tar -xf - -C "$dest"
 pip_version=$(.venv/bin/python - <<'PY'
 import re, ansible_test, pathlib
 text = (pathlib.Path(ansible_test.__file__).parent / "_internal/python_requirements.py").read_text()
@@ -15,7 +18,7 @@ print(re.search(r"pip='([0-9.]+)'", text).group(1))
 PY
 )
 mkdir -p ~/.ansible/test/cache
-cp tests/sanity/pip_bootstrap.py ~/.ansible/test/cache/get_pip_${pip_version//./_}.py
+cp tests/sanity/pip_bootstrap.py ~/.ansible/test/cache/get_pip_"${pip_version//./_}".py
 cd "$dest"
 git init -q && git add -A
 "$root/.venv/bin/ansible-test" sanity --requirements --python 3.11 "$@"

@@ -2,7 +2,7 @@
 # The whole suite, in order of cost; every stage runs, and the exit code says whether all
 # passed. The last line is the plain "N passed, N failed" summary CI reads.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 PY=.venv/bin/python
 passed=0
 failed=0

@@ -43,6 +43,8 @@ for _ in $(seq 100); do grep -q "listening on" "$work/tcpdump.err" 2>/dev/null &
 
 # 2. Trace the command's process tree. Daemons it leaves running would keep
 # strace -f waiting forever, so wait for the command itself, then detach.
+# The inner shell expands $$, $@ and $? itself (single quotes on purpose).
+# shellcheck disable=SC2016
 strace -f -qq -I1 --seccomp-bpf -e trace=connect,sendto,sendmsg,sendmmsg -e signal=none -o "$trace" \
   sh -c 'echo $$ > "$0"; "$@"; echo $? > "$0.rc"' "$pidfile" "$@" &
 strace_pid=$!

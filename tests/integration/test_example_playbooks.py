@@ -1,0 +1,137 @@
+"""The example playbooks under playbooks/ (the seeds' scenarios and the README's demo) run
+on the testbed as a user runs them, from a clean start, and leave the state their header
+describes. Each test deletes the playbook's namespaces first, so an earlier run cannot
+hide a first-run failure."""
+
+import json
+import os
+
+import pytest
+
+from playbooks import run_playbook
+
+from ansible_collections.progressive.delivery.plugins.module_utils import (
+    knative_common as kn,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+    build_api_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+    HTTPPROXY,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+    CONFIGMAP,
+    DEPLOYMENT,
+    INGRESS,
+    NAMESPACE,
+    SERVICE,
+    Kube,
+    KubeError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+    Check,
+    wait_for,
+)
+
+PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "playbooks")
+
+
+@pytest.fixture
+def kube(kubeconfig):
+    return Kube(build_api_client({"kubeconfig": kubeconfig}))
+
+
+def crd_installed(kube, name):
+    try:
+        kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + name)
+        return True
+    except KubeError:
+        return False
+
+
+def fresh(kube, *namespaces):
+    """Delete the namespaces and wait until they are gone."""
+    for name in namespaces:
+        try:
+            kube.delete(NAMESPACE, None, name)
+        except KubeError as err:
+            if not err.not_found:
+                raise
+    for name in namespaces:
+        wait_for(kube, NAMESPACE, None, name,
+                 lambda obj: Check(obj is None, "namespace still terminating"), 120)
+
+
+def run(name, extra_vars=None):
+    result = run_playbook(os.path.join(PLAYBOOKS, name), extra_vars)
+    assert not result.failed, result.summary()
+    return result
+
+
+def test_demo_releases_v2_and_scales_v1_down(kube):
+    fresh(kube, "pd-demo")
+    result = run("demo.yml")
+    assert result.custom_stats["bluegreen_outcome"] == "promoted"
+    live = kube.get(SERVICE, "pd-demo", "myapp-lan")
+    assert live["spec"]["selector"]["version"] == "v2"
+    assert kube.get(DEPLOYMENT, "pd-demo", "myapp-v1")["spec"]["replicas"] == 0
+
+
+def test_seed001_switches_myapp_lan_to_v2(kube):
+    fresh(kube, "blue-green")
+    run("seed001_bluegreen_service.yml")
+    live = kube.get(SERVICE, "blue-green", "myapp-lan")
+    assert live["spec"]["selector"] == {"app": "myapp", "version": "v2"}
+    assert live["metadata"]["annotations"]["progressive.delivery/previous-version"] == "v1"
+
+
+def test_seed003_promotes_the_ingress_and_drops_the_preview_path(kube):
+    fresh(kube, "seed003")
+    run("seed003_ingress_bluegreen.yml")
+    ingresses = kube.list(INGRESS, "seed003")["items"]
+    paths = [(i["metadata"]["name"], p["path"], p["backend"]["service"]["name"])
+             for i in ingresses for p in i["spec"]["rules"][0]["http"]["paths"]]
+    assert paths == [("nginx", "/*", "nginx-v1-24-0")]
+
+
+def test_seed002_contour_delegation_ends_on_green(kube):
+    if not crd_installed(kube, "httpproxies.projectcontour.io"):
+        pytest.skip("Contour is not installed (testbed.py up --with contour)")
+    fresh(kube, "root-ingressroute", "marketing")
+    run("seed002_contour.yml")
+    root = kube.get(HTTPPROXY, "root-ingressroute", "root-blog")
+    assert root["status"]["currentStatus"] == "valid"
+    assert [i["name"] for i in root["spec"]["includes"]] == ["blog"]
+    blog = kube.get(HTTPPROXY, "marketing", "blog")
+    assert [(s["name"], s["weight"]) for s in blog["spec"]["routes"][0]["services"]] == [
+        ("green", 100), ("blue", 0)]
+
+
+def test_seed000_knative_route_ends_on_revision_2_with_tag_v1(kube):
+    if not crd_installed(kube, "services.serving.knative.dev"):
+        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+    run("seed000_knative_bluegreen.yml")
+    route = kube.get(kn.ROUTE, "knative-bluegreen", "blue-green-demo")
+    assert [(t["revisionName"], t["percent"], t.get("tag")) for t in route["status"]["traffic"]] == [
+        ("blue-green-demo-00001", 0, "v1"), ("blue-green-demo-00002", 100, None)]
+
+
+def test_seed004_kn_traffic_ends_split_three_ways(kube):
+    if not crd_installed(kube, "services.serving.knative.dev"):
+        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+    run("seed004_kn_traffic.yml")
+    ksvc = kube.get(kn.KSERVICE, "knative-kn", "hello")
+    assert [(t["revisionName"], t["percent"]) for t in ksvc["status"]["traffic"]] == [
+        ("hello-00003", 50), ("hello-00002", 25), ("hello-00001", 25)]
+
+
+def test_canary_playbook_quick_release_is_promoted_and_a_rerun_is_a_no_op(kube):
+    fresh(kube, "canary-demo")
+    result = run("canary.yml", {"release_quick": True})
+    assert result.custom_stats["canary_outcome"] == "promoted"
+    record = kube.get(CONFIGMAP, "canary-demo", "myapp-release")
+    assert json.loads(record["metadata"]["annotations"][
+        "progressive.delivery/canary-release"])["phase"] == "promoted"
+    again = run("canary.yml", {"release_quick": True})
+    assert again.stats["changed"] == 0, again.summary()
