@@ -43,9 +43,11 @@ def role_play(role, role_vars, name="test play", pre_tasks=None):
     }
 
 
-def _command(path, extra_vars):
+def _command(path, extra_vars, check=False):
     argv = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local",
             "-e", "ansible_python_interpreter=%s" % sys.executable, path]
+    if check:
+        argv += ["--check", "--diff"]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     return argv
@@ -129,8 +131,9 @@ def _without_role(name):
     return rest if sep and " " not in head else name
 
 
-def run_playbook(path, extra_vars=None, timeout=900):
-    proc = subprocess.run(_command(path, extra_vars), capture_output=True, text=True,
+def run_playbook(path, extra_vars=None, timeout=900, check=False):
+    """Run the playbook (with ``--check --diff`` when ``check``); wait for the result."""
+    proc = subprocess.run(_command(path, extra_vars, check), capture_output=True, text=True,
                           env=_env(True), timeout=timeout, check=False)
     return PlaybookResult(proc.returncode, proc.stdout, proc.stderr)
 

@@ -1,11 +1,12 @@
 """The bluegreen role's contour and knative backends, run by ansible-playbook against the
 testbed's real Contour and Knative Serving controllers (the service backend is covered by
-the bluegreen and bluegreen_rollback Molecule scenarios)."""
+the bluegreen and bluegreen_rollback Molecule scenarios), and check mode on all three."""
 
 import pytest
 
 from canary_objects import pod_template
 from playbooks import role_play, run_playbook, write_playbook
+from test_k8s_bluegreen import seed001_v1_live, template
 
 from ansible_collections.progressive.delivery.plugins.module_utils import (
     knative_common as kn,
@@ -14,6 +15,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.connection im
     build_api_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+    DEPLOYMENT,
     SERVICE,
     Kube,
     KubeError,
@@ -217,3 +219,57 @@ def test_knative_backend_rolls_back_when_a_live_gate_fails(kube, namespace, tmp_
     assert "progressive.delivery/live-version" not in annotations
     assert annotations["progressive.delivery/rolled-back-from"] == "v2"
     assert result.custom_stats["bluegreen_outcome"] == "rolled_back"
+
+
+# ---------------------------------------------------------------------------
+# check mode (--check, an AWX "Check" job), every backend
+# ---------------------------------------------------------------------------
+def snapshot(kube, namespace, resources):
+    """(kind, name) -> what a writer of ours could change (spec, labels, annotations) of
+    every object of ``resources`` in the namespace; controllers keep writing status (so
+    resourceVersions move) on their own."""
+    return {(r.kind, o["metadata"]["name"]): (o.get("spec"), o["metadata"].get("labels"),
+                                              o["metadata"].get("annotations"))
+            for r in resources for o in kube.list(r, namespace)["items"]}
+
+
+def service_setup(kube, namespace):
+    seed001_v1_live(namespace)
+
+
+def service_vars(namespace, tmp_path):
+    return dict(bluegreen_app="myapp", bluegreen_namespace=namespace, bluegreen_version="v2",
+                bluegreen_service="myapp-lan",
+                bluegreen_pod_template=template("janakiramm/myapp:v2"), bluegreen_replicas=3,
+                bluegreen_pause="5s")
+
+
+CHECK_MODE_CASES = {
+    # backend: (CRD it needs, set-up, role variables, live version before, objects to compare)
+    "service": (None, service_setup, service_vars, "v1", [DEPLOYMENT, SERVICE]),
+    "contour": ("httpproxies.projectcontour.io", contour_setup, contour_vars, "/blog",
+                [DEPLOYMENT, SERVICE, HTTPPROXY]),
+    "knative": ("services.serving.knative.dev", knative_setup, knative_vars, "hello-00001",
+                [kn.KSERVICE, kn.CONFIGURATION, kn.REVISION, kn.ROUTE]),
+}
+
+
+@pytest.mark.parametrize("backend", sorted(CHECK_MODE_CASES))
+def test_check_mode_shows_the_plan_and_writes_nothing(kube, namespace, tmp_path, backend):
+    crd, setup, role_vars, live_before, resources = CHECK_MODE_CASES[backend]
+    if crd and not crd_installed(kube, crd):
+        pytest.skip("%s is not installed on the testbed" % crd)
+    setup(kube, namespace)
+    before = snapshot(kube, namespace, resources)
+    path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen",
+                                              role_vars(namespace, tmp_path)))
+    result = run_playbook(path, check=True)
+    assert not result.failed, result.summary()
+    assert snapshot(kube, namespace, resources) == before
+    plan = result.results_of("check mode, the plan")
+    assert len(plan) == 1, result.summary()
+    assert "switch live traffic from " in plan[0]["msg"][1]
+    assert live_before in plan[0]["msg"][1]
+    ran = result.ran()
+    assert not [n for n in ran if "gates on the preview" in n or "| promote |" in n], ran
+    assert result.custom_stats["bluegreen_outcome"] == "check_mode"

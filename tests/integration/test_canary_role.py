@@ -279,6 +279,26 @@ def test_bad_step_list_is_rejected_before_anything_changes(kube, namespace, tmp_
     assert kube.get(DEPLOYMENT, namespace, "myapp")["metadata"]["resourceVersion"] == before
 
 
+def test_check_mode_shows_the_plan_and_writes_nothing(kube, namespace, tmp_path):
+    create_stable(kube, namespace, replicas=4)
+    before = kube.get(DEPLOYMENT, namespace, "myapp")["metadata"]["resourceVersion"]
+    path = play(tmp_path, namespace)
+    result = run_playbook(path, check=True)
+    assert not result.failed, result.summary()
+    assert result.stats["changed"] == 0, result.summary()
+    plan = result.results_of("check mode, the plan")[0]["msg"]
+    assert plan[0] == "check mode: no release in flight: start at step 1"
+    assert plan[2] == ["weight 1%", "pause 2s", "weight 10%", "pause 1s", "weight 50%",
+                       "pause 1s", "weight 100%"]
+    assert plan[3].startswith("then promote v2")
+    assert not [n for n in result.ran() if n.startswith("Canary | traffic")]
+    assert result.custom_stats["canary_outcome"] == "check_mode"
+    assert result.custom_stats["canary_decision"] == "start"
+    assert kube.get_or_none(DEPLOYMENT, namespace, "myapp-canary") is None
+    assert kube.get_or_none(CONFIGMAP, namespace, "myapp-release") is None
+    assert kube.get(DEPLOYMENT, namespace, "myapp")["metadata"]["resourceVersion"] == before
+
+
 def test_missing_backend_settings_are_rejected(kube, namespace, tmp_path):
     result = run_playbook(play(tmp_path, namespace, canary_backend="nginx",
                                canary_nginx={"ingress": "myapp"}))

@@ -63,8 +63,8 @@ def fresh(kube, *namespaces):
                  lambda obj: Check(obj is None, "namespace still terminating"), 120)
 
 
-def run(name, extra_vars=None):
-    result = run_playbook(os.path.join(PLAYBOOKS, name), extra_vars)
+def run(name, extra_vars=None, check=False):
+    result = run_playbook(os.path.join(PLAYBOOKS, name), extra_vars, check=check)
     assert not result.failed, result.summary()
     return result
 
@@ -126,8 +126,11 @@ def test_seed004_kn_traffic_ends_split_three_ways(kube):
         ("hello-00003", 50), ("hello-00002", 25), ("hello-00001", 25)]
 
 
-def test_canary_playbook_quick_release_is_promoted_and_a_rerun_is_a_no_op(kube):
+def test_canary_playbook_check_then_quick_release_then_a_rerun_that_is_a_no_op(kube):
     fresh(kube, "canary-demo")
+    planned = run("canary.yml", {"release_quick": True}, check=True)
+    assert planned.custom_stats["canary_outcome"] == "check_mode"
+    assert kube.get_or_none(NAMESPACE, None, "canary-demo") is None
     result = run("canary.yml", {"release_quick": True})
     assert result.custom_stats["canary_outcome"] == "promoted"
     record = kube.get(CONFIGMAP, "canary-demo", "myapp-release")
