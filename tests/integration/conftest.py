@@ -21,6 +21,14 @@ try:
 except ImportError:  # pragma: no cover - a hint beats a bare ImportError
     pytest.exit("the integration tests need the `kubernetes` package: pip install kubernetes", returncode=4)
 
+from ansible_collections.progressive.delivery.plugins.module_utils.connection import (  # noqa: E402
+    build_api_client,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.kube import (  # noqa: E402
+    Kube,
+    KubeError,
+)
+
 REPO = Path(__file__).resolve().parents[2]
 TESTBED = REPO / "tests" / "testbed" / "testbed.py"
 STATE = Path(os.environ.get("PD_TESTBED_DIR") or REPO / ".testbed")
@@ -134,3 +142,29 @@ def pytest_runtest_makereport(item, call):
     if report.failed and report.when in ("setup", "call") and not on_kind():
         for name, text in _log_tails():
             report.sections.append((f"testbed log tail: {name}.log", text))
+
+
+@pytest.fixture
+def kube(kubeconfig):
+    """The collection's own REST client (module_utils/kube.py) on the cluster under test."""
+    return Kube(build_api_client({"kubeconfig": kubeconfig}))
+
+
+# The testbed component that serves each custom resource the tests use.
+CRD_COMPONENTS = {"httpproxies.projectcontour.io": "contour",
+                  "services.serving.knative.dev": "knative"}
+
+
+@pytest.fixture
+def require_crd(kube):
+    """require_crd(name): skip unless the CRD is installed (outside CI, where a skip
+    fails the run: tests/conftest.py)."""
+    def require(name):
+        try:
+            kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + name)
+        except KubeError as err:
+            if not err.not_found:
+                raise
+            pytest.skip("%s is not installed on this cluster (testbed.py up --with %s)"
+                        % (name, CRD_COMPONENTS.get(name, "?")))
+    return require

@@ -11,14 +11,9 @@ from test_k8s_bluegreen import seed001_v1_live, template
 from ansible_collections.progressive.delivery.plugins.module_utils import (
     knative_common as kn,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
-    build_api_client,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
     SERVICE,
-    Kube,
-    KubeError,
     Resource,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
@@ -27,19 +22,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
 )
 
 HTTPPROXY = Resource("projectcontour.io/v1", "HTTPProxy", "httpproxies", True)
-
-
-@pytest.fixture
-def kube(kubeconfig):
-    return Kube(build_api_client({"kubeconfig": kubeconfig}))
-
-
-def crd_installed(kube, name):
-    try:
-        kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + name)
-        return True
-    except KubeError:
-        return False
 
 
 def gate_file(tmp_path, name, assertion):
@@ -109,9 +91,8 @@ def contour_vars(namespace, tmp_path, post_gate="true"):
 
 
 def test_contour_backend_switches_the_child_and_a_rerun_changes_nothing(
-        kube, namespace, tmp_path):
-    if not crd_installed(kube, "httpproxies.projectcontour.io"):
-        pytest.skip("Contour is not installed (testbed.py up --with contour)")
+        kube, namespace, tmp_path, require_crd):
+    require_crd("httpproxies.projectcontour.io")
     contour_setup(kube, namespace)
     path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen",
                                               contour_vars(namespace, tmp_path)))
@@ -133,9 +114,9 @@ def test_contour_backend_switches_the_child_and_a_rerun_changes_nothing(
     assert includes(kube, namespace) == [("/blog", "blog2")]
 
 
-def test_contour_backend_switches_back_when_a_live_gate_fails(kube, namespace, tmp_path):
-    if not crd_installed(kube, "httpproxies.projectcontour.io"):
-        pytest.skip("Contour is not installed (testbed.py up --with contour)")
+def test_contour_backend_switches_back_when_a_live_gate_fails(
+        kube, namespace, tmp_path, require_crd):
+    require_crd("httpproxies.projectcontour.io")
     contour_setup(kube, namespace)
     path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen", contour_vars(
         namespace, tmp_path, post_gate="false")))
@@ -180,9 +161,8 @@ def spec_traffic(kube, namespace):
 
 
 def test_knative_backend_releases_a_revision_and_a_rerun_changes_nothing(
-        kube, namespace, tmp_path):
-    if not crd_installed(kube, "services.serving.knative.dev"):
-        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+        kube, namespace, tmp_path, require_crd):
+    require_crd("services.serving.knative.dev")
     knative_setup(kube, namespace)
     path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen",
                                               knative_vars(namespace, tmp_path)))
@@ -205,9 +185,8 @@ def test_knative_backend_releases_a_revision_and_a_rerun_changes_nothing(
                                              ("hello-00001", 0, "previous")]
 
 
-def test_knative_backend_rolls_back_when_a_live_gate_fails(kube, namespace, tmp_path):
-    if not crd_installed(kube, "services.serving.knative.dev"):
-        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+def test_knative_backend_rolls_back_when_a_live_gate_fails(kube, namespace, tmp_path, require_crd):
+    require_crd("services.serving.knative.dev")
     knative_setup(kube, namespace)
     path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen", knative_vars(
         namespace, tmp_path, post_gate="false")))
@@ -255,10 +234,11 @@ CHECK_MODE_CASES = {
 
 
 @pytest.mark.parametrize("backend", sorted(CHECK_MODE_CASES))
-def test_check_mode_shows_the_plan_and_writes_nothing(kube, namespace, tmp_path, backend):
+def test_check_mode_shows_the_plan_and_writes_nothing(
+        kube, namespace, tmp_path, backend, require_crd):
     crd, setup, role_vars, live_before, resources = CHECK_MODE_CASES[backend]
-    if crd and not crd_installed(kube, crd):
-        pytest.skip("%s is not installed on the testbed" % crd)
+    if crd:
+        require_crd(crd)
     setup(kube, namespace)
     before = snapshot(kube, namespace, resources)
     path = write_playbook(tmp_path, role_play("progressive.delivery.bluegreen",

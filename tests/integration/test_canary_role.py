@@ -23,26 +23,16 @@ from canary_objects import (
 )
 from playbooks import kill_playbook, role_play, run_playbook, start_playbook, write_playbook
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
-    build_api_client,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     CONFIGMAP,
     DEPLOYMENT,
     INGRESS,
-    Kube,
-    KubeError,
     Resource,
 )
 
 NGINX = "nginx.ingress.kubernetes.io/"
 HTTPPROXY = Resource("projectcontour.io/v1", "HTTPProxy", "httpproxies", True)
 V2 = pod_template("ikubernetes/myapp:v2")
-
-
-@pytest.fixture
-def kube(kubeconfig):
-    return Kube(build_api_client({"kubeconfig": kubeconfig}))
 
 
 def release_vars(namespace, **extra):
@@ -365,18 +355,8 @@ def test_nginx_backend_release(kube, namespace, tmp_path):
 # ---------------------------------------------------------------------------
 # contour backend: the real Contour judges every weight
 # ---------------------------------------------------------------------------
-def contour_installed(kube):
-    try:
-        kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-                            "httpproxies.projectcontour.io")
-        return True
-    except KubeError:
-        return False
-
-
-def test_contour_backend_steps_through_the_weights(kube, namespace, tmp_path):
-    if not contour_installed(kube):
-        pytest.skip("Contour is not installed on this cluster (testbed.py up --with contour)")
+def test_contour_backend_steps_through_the_weights(kube, namespace, tmp_path, require_crd):
+    require_crd("httpproxies.projectcontour.io")
     for name, version in (("blog-green", "v1"), ("blog-blue", "v2")):
         create_service(kube, namespace, name, {"app": "blog", "version": version})
     fqdn = "%s.example.com" % namespace.rsplit("-", 1)[-1]
@@ -420,15 +400,6 @@ def test_contour_backend_steps_through_the_weights(kube, namespace, tmp_path):
 # ---------------------------------------------------------------------------
 # knative backend: the real Knative Serving controller judges every split
 # ---------------------------------------------------------------------------
-def knative_installed(kube):
-    try:
-        kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
-                            "services.serving.knative.dev")
-        return True
-    except KubeError:
-        return False
-
-
 def ksvc_ready(kube, namespace, name, timeout=120):
     from ansible_collections.progressive.delivery.plugins.module_utils import (
         knative_common as kn,
@@ -440,9 +411,8 @@ def ksvc_ready(kube, namespace, name, timeout=120):
     return wait_for(kube, kn.KSERVICE, namespace, name, condition_is("Ready"), timeout)
 
 
-def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path):
-    if not knative_installed(kube):
-        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path, require_crd):
+    require_crd("services.serving.knative.dev")
     from ansible_collections.progressive.delivery.plugins.module_utils import (
         knative_common as kn,
     )
@@ -490,9 +460,8 @@ def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path):
     assert run_playbook(path).stats["changed"] == 0
 
 
-def test_knative_backend_rolls_back_to_the_stable_revision(kube, namespace, tmp_path):
-    if not knative_installed(kube):
-        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+def test_knative_backend_rolls_back_to_the_stable_revision(kube, namespace, tmp_path, require_crd):
+    require_crd("services.serving.knative.dev")
     from ansible_collections.progressive.delivery.plugins.module_utils import (
         knative_common as kn,
     )

@@ -6,15 +6,10 @@ hide a first-run failure."""
 import json
 import os
 
-import pytest
-
 from playbooks import run_playbook
 
 from ansible_collections.progressive.delivery.plugins.module_utils import (
     knative_common as kn,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
-    build_api_client,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
     HTTPPROXY,
@@ -25,7 +20,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     INGRESS,
     NAMESPACE,
     SERVICE,
-    Kube,
     KubeError,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
@@ -35,19 +29,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "playbooks")
-
-
-@pytest.fixture
-def kube(kubeconfig):
-    return Kube(build_api_client({"kubeconfig": kubeconfig}))
-
-
-def crd_installed(kube, name):
-    try:
-        kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + name)
-        return True
-    except KubeError:
-        return False
 
 
 def fresh(kube, *namespaces):
@@ -95,9 +76,8 @@ def test_seed003_promotes_the_ingress_and_drops_the_preview_path(kube):
     assert paths == [("nginx", "/*", "nginx-v1-24-0")]
 
 
-def test_seed002_contour_delegation_ends_on_green(kube):
-    if not crd_installed(kube, "httpproxies.projectcontour.io"):
-        pytest.skip("Contour is not installed (testbed.py up --with contour)")
+def test_seed002_contour_delegation_ends_on_green(kube, require_crd):
+    require_crd("httpproxies.projectcontour.io")
     fresh(kube, "root-ingressroute", "marketing")
     run("seed002_contour.yml")
     root = kube.get(HTTPPROXY, "root-ingressroute", "root-blog")
@@ -108,18 +88,16 @@ def test_seed002_contour_delegation_ends_on_green(kube):
         ("green", 100), ("blue", 0)]
 
 
-def test_seed000_knative_route_ends_on_revision_2_with_tag_v1(kube):
-    if not crd_installed(kube, "services.serving.knative.dev"):
-        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+def test_seed000_knative_route_ends_on_revision_2_with_tag_v1(kube, require_crd):
+    require_crd("services.serving.knative.dev")
     run("seed000_knative_bluegreen.yml")
     route = kube.get(kn.ROUTE, "knative-bluegreen", "blue-green-demo")
     assert [(t["revisionName"], t["percent"], t.get("tag")) for t in route["status"]["traffic"]] == [
         ("blue-green-demo-00001", 0, "v1"), ("blue-green-demo-00002", 100, None)]
 
 
-def test_seed004_kn_traffic_ends_split_three_ways(kube):
-    if not crd_installed(kube, "services.serving.knative.dev"):
-        pytest.skip("Knative Serving is not installed (testbed.py up --with knative)")
+def test_seed004_kn_traffic_ends_split_three_ways(kube, require_crd):
+    require_crd("services.serving.knative.dev")
     run("seed004_kn_traffic.yml")
     ksvc = kube.get(kn.KSERVICE, "knative-kn", "hello")
     assert [(t["revisionName"], t["percent"]) for t in ksvc["status"]["traffic"]] == [

@@ -6,24 +6,15 @@ import pytest
 
 from modules import run_module
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
-    build_api_client,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
     ENDPOINTS,
     INGRESS,
     POD,
     SERVICE,
-    Kube,
 )
 
 BAD = {"testbed.progressive.delivery/readiness": "never"}
-
-
-@pytest.fixture
-def kube(kubeconfig):
-    return Kube(build_api_client({"kubeconfig": kubeconfig}))
 
 
 def template(image, labels=None):

@@ -2,8 +2,6 @@
 
 import threading
 
-import pytest
-
 from canary_objects import (
     NEVER_READY,
     create_ingress,
@@ -18,22 +16,13 @@ from canary_objects import (
 )
 from modules import run_module
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
-    build_api_client,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
     INGRESS,
-    Kube,
 )
 
 NGINX = "nginx.ingress.kubernetes.io/"
 V2 = pod_template("ikubernetes/myapp:v2")
-
-
-@pytest.fixture
-def kube(kubeconfig):
-    return Kube(build_api_client({"kubeconfig": kubeconfig}))
 
 
 def canary(namespace, **params):

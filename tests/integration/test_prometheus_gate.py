@@ -24,10 +24,6 @@ from canary_objects import create_stable, image, pod_template, ready, record, re
 from modules import run_module
 from playbooks import role_play, run_playbook, write_playbook
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
-    build_api_client,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import Kube
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 SCRAPE_SECONDS = 1
@@ -214,11 +210,6 @@ def test_unreachable_prometheus_fails_the_gate():
                                                   timeout=2)])
     assert result["passed"] is False
     assert result["results"][0]["message"].startswith("Prometheus query failed:")
-
-
-@pytest.fixture
-def kube(kubeconfig):
-    return Kube(build_api_client({"kubeconfig": kubeconfig}))
 
 
 def test_canary_release_rolls_back_when_prometheus_reports_errors(

@@ -5,13 +5,9 @@ import time
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
-    build_api_client,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     CONFIGMAP,
     DEPLOYMENT,
-    Kube,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     Check,
@@ -20,11 +16,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     wait_for,
     wait_for_rollout,
 )
-
-
-@pytest.fixture
-def kube(kubeconfig):
-    return Kube(build_api_client({"kubeconfig": kubeconfig}))
 
 
 def deployment(name, replicas=3, labels=None, annotations=None, image="web:1"):
