@@ -97,9 +97,17 @@ class Build:
         return all(self.path(b).is_file() for b in self.binaries)
 
 
+# Where Go's official tarball installs; used when `go` is not on PATH (a cron job, a CI
+# runner or `env -i` often leaves /usr/local/go/bin out).
+GO_FALLBACK_DIRS = ("/usr/local/go/bin", str(Path.home() / "go" / "bin"))
+
+
 def go_env(**extra: str) -> dict:
     # GOTOOLCHAIN=local: never let a go.mod line switch (or download) the toolchain.
     env = dict(os.environ, GOTOOLCHAIN="local", CGO_ENABLED="0", GOFLAGS="-mod=readonly -buildvcs=false")
+    if not shutil.which("go", path=env.get("PATH")):
+        extra_dirs = [d for d in GO_FALLBACK_DIRS if (Path(d) / "go").exists()]
+        env["PATH"] = os.pathsep.join([*extra_dirs, env.get("PATH", "")])
     env.update(extra)
     return env
 
@@ -678,8 +686,20 @@ def state_key() -> str:
 
 
 def bring_up(comps: list[Component]) -> None:
-    """Start each component once what it needs is ready; wait for all, then for the cluster."""
+    """Start each component once what it needs is ready; wait for all, then for the cluster.
+    If that fails, stop what this call started (a half-started testbed would hold the ports
+    and make the next `up` fail), and re-raise."""
     procs: dict[str, subprocess.Popen] = {}
+    try:
+        _bring_up(comps, procs)
+    except BaseException:
+        by_name = {c.name: c for c in comps}
+        for name in reversed(list(procs)):
+            stop_pidfile(by_name[name].pidfile, name, by_name[name].stop_timeout)
+        raise
+
+
+def _bring_up(comps: list[Component], procs: dict[str, subprocess.Popen]) -> None:
     ready: set[str] = set()
     t0 = time.monotonic()
     pending = list(comps)
