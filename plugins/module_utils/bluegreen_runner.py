@@ -10,7 +10,6 @@ __metaclass__ = type
 from ansible_collections.progressive.delivery.plugins.module_utils import bluegreen_plan as bg
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
-    ENDPOINTS,
     INGRESS,
     SERVICE,
     KubeError,
@@ -18,10 +17,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     WaitError,
-    endpoints_serve,
     ready_pod_names,
-    wait_for,
     wait_for_rollout,
+    wait_for_service_endpoints,
 )
 
 FIELD_MANAGER = "progressive.delivery"
@@ -145,15 +143,15 @@ class BlueGreenRun(object):
 
     # --- proving a switch took effect -----------------------------------
     def wait_service_serves(self, service_name, version):
-        """Endpoints of the Service list ready pods of ``version`` and no other."""
+        """The Service's EndpointSlices list ready pods of ``version`` and no other."""
         if not self.wait:
             return
         selector = dict(self.spec.app_labels)
         selector[self.spec.version_label] = version
         wanted = ready_pod_names(self.kube, self.spec.namespace, selector)
         try:
-            wait_for(self.kube, ENDPOINTS, self.spec.namespace, service_name,
-                     endpoints_serve(service_name, wanted), self.wait_timeout)
+            wait_for_service_endpoints(self.kube, self.spec.namespace, service_name, wanted,
+                                       self.wait_timeout)
         except WaitError as exc:
             raise WaitError("after switching Service %s to %s: %s" % (service_name, version, exc))
 

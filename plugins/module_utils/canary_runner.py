@@ -14,7 +14,6 @@ import copy
 from ansible_collections.progressive.delivery.plugins.module_utils import canary_plan as cp
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
-    ENDPOINTS,
     INGRESS,
     SERVICE,
     KubeError,
@@ -22,10 +21,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     WaitError,
-    endpoints_serve,
     ready_pod_names,
-    wait_for,
     wait_for_rollout,
+    wait_for_service_endpoints,
 )
 
 FIELD_MANAGER = "progressive.delivery"
@@ -128,7 +126,7 @@ class CanaryRun(object):
 
     # --- proving the traffic split took effect ----------------------------
     def wait_service_spreads(self):
-        """The Service's Endpoints list exactly the ready pods it selects: the stable and the
+        """The Service's EndpointSlices list exactly the ready pods it selects: the stable and the
         canary pods both receive traffic in the counts the plan set."""
         if not self.wait or self.spec.backend != "replicas":
             return
@@ -137,8 +135,8 @@ class CanaryRun(object):
         wanted = ready_pod_names(self.kube, self.spec.namespace, selector)
 
         try:
-            wait_for(self.kube, ENDPOINTS, self.spec.namespace, self.spec.service,
-                     endpoints_serve(self.spec.service, wanted, exact=True), self.wait_timeout)
+            wait_for_service_endpoints(self.kube, self.spec.namespace, self.spec.service,
+                                       wanted, self.wait_timeout, exact=True)
         except WaitError as exc:
             raise WaitError("after scaling: %s" % exc)
 

@@ -18,6 +18,7 @@ from collections import namedtuple
 
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
+    ENDPOINTSLICE,
     POD,
     KubeError,
 )
@@ -175,41 +176,79 @@ def unready_pods_report(kube, deployment):
 
 
 def wait_for(kube, resource, namespace, name, predicate, timeout, clock=time.monotonic):
-    """Block until ``predicate(obj)`` is done; return the object.
+    """Block until ``predicate(obj)`` is done; return the object (None if absent).
 
-    Evaluates once on a GET, then on every watch event for that one object. A watch that
-    ends early (server timeout, 410 Gone) restarts from a fresh GET. Raises WaitFailed if
-    the predicate says the condition can no longer hold, WaitTimeout with the last message
-    when ``timeout`` seconds pass.
+    Evaluates once on a fresh read, then on every watch event for that one object. Raises
+    WaitFailed if the predicate says the condition can no longer hold, WaitTimeout with the
+    last message when ``timeout`` seconds pass.
     """
+
+    def read():
+        return _read_with_version(kube, resource, namespace, name)
+
+    def events(resource_version, remaining):
+        return kube.watch(resource, namespace, resource_version, remaining, name=name)
+
+    def apply(unused_obj, event_type, event_obj):
+        return None if event_type == "DELETED" else event_obj
+
+    return _watch_until(read, events, apply, predicate, timeout, clock)
+
+
+def wait_for_all(kube, resource, namespace, label_selector, predicate, timeout,
+                 clock=time.monotonic):
+    """Like wait_for, over every object matching ``label_selector``: ``predicate`` gets the
+    list of them (sorted by name); returns that list."""
+
+    def read():
+        listed = kube.list(resource, namespace, label_selector=label_selector)
+        items = dict((_meta(obj, "name"), obj) for obj in listed.get("items") or [])
+        return items, (listed.get("metadata") or {}).get("resourceVersion")
+
+    def events(resource_version, remaining):
+        return kube.watch(resource, namespace, resource_version, remaining,
+                          label_selector=label_selector)
+
+    def apply(items, event_type, event_obj):
+        items = dict(items)
+        if event_type == "DELETED":
+            items.pop(_meta(event_obj, "name"), None)
+        else:
+            items[_meta(event_obj, "name")] = event_obj
+        return items
+
+    def judge(items):
+        return predicate([items[name] for name in sorted(items)])
+
+    found = _watch_until(read, events, apply, judge, timeout, clock,
+                         error_object=lambda unused: None)
+    return [found[name] for name in sorted(found)]
+
+
+def _watch_until(read, events, apply, predicate, timeout, clock, error_object=lambda s: s):
+    """The loop behind the waits: judge the state on a read, then after every watch event
+    folded into it. A watch that ends early (server timeout, 410 Gone) restarts from a
+    fresh read, so no change between the two is missed."""
     deadline = clock() + timeout
     while True:
-        obj, resource_version = _read_with_version(kube, resource, namespace, name)
-        check = predicate(obj)
+        state, resource_version = read()
+        check = predicate(state)
+        if not (check.done or check.failed) and clock() < deadline:
+            for event_type, event_obj in events(resource_version, deadline - clock()):
+                if event_type == "ERROR":
+                    break  # typically 410 Gone: read again and watch from there
+                if event_type == "BOOKMARK":
+                    continue
+                state = apply(state, event_type, event_obj)
+                check = predicate(state)
+                if check.done or check.failed or clock() >= deadline:
+                    break
         if check.done:
-            return obj
+            return state
         if check.failed:
-            raise WaitFailed(check.message, obj)
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise WaitTimeout(check.message, obj)
-        for event_type, event_obj in kube.watch(
-            resource, namespace, resource_version, remaining, name=name
-        ):
-            if event_type == "ERROR":
-                break  # typically 410 Gone: re-read and watch again
-            if event_type == "BOOKMARK":
-                continue
-            obj = None if event_type == "DELETED" else event_obj
-            check = predicate(obj)
-            if check.done:
-                return obj
-            if check.failed:
-                raise WaitFailed(check.message, obj)
-            if clock() >= deadline:
-                break
+            raise WaitFailed(check.message, error_object(state))
         if clock() >= deadline:
-            raise WaitTimeout(check.message, obj)
+            raise WaitTimeout(check.message, error_object(state))
 
 
 def _read_with_version(kube, resource, namespace, name):
@@ -246,32 +285,56 @@ def ready_pod_names(kube, namespace, selector):
                if pod_is_ready(p) and not _meta(p, "deletionTimestamp"))
 
 
-def endpoint_pod_names(endpoints):
-    """Names of the pods behind an Endpoints object's ready addresses."""
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+def serving_pod_names(slices):
+    """Names of the pods a Service sends traffic to, from its EndpointSlices: endpoints whose
+    ``ready`` condition is not false (unset means ready, as the API defines it). An endpoint
+    without a pod behind it is named by its addresses, so it counts as a stray."""
     names = set()
-    for subset in (endpoints or {}).get("subsets") or []:
-        for address in subset.get("addresses") or []:
-            names.add((address.get("targetRef") or {}).get("name"))
+    for endpoint_slice in slices or []:
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            if (endpoint.get("conditions") or {}).get("ready") is False:
+                continue
+            ref = endpoint.get("targetRef") or {}
+            names.add(ref.get("name") if ref.get("kind", "Pod") == "Pod" and ref.get("name")
+                      else ",".join(endpoint.get("addresses") or []))
     return names
 
 
-def endpoints_serve(service, wanted, exact=False):
-    """Predicate on a Service's Endpoints: traffic goes to ``wanted`` pods and no others
-    (and, with ``exact``, to every one of them)."""
+def _some(names, limit=5):
+    names = sorted(n for n in names if n)
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (" and %d more" % more if more > 0 else "")
 
-    def predicate(endpoints):
-        if endpoints is None:
-            return Check(False, "no Endpoints for Service %s yet" % service)
-        ready = endpoint_pod_names(endpoints)
+
+def service_serves(service, wanted, exact=False):
+    """Predicate on a Service's EndpointSlices (a list): traffic goes to ``wanted`` pods and
+    no others (and, with ``exact``, to every one of them)."""
+
+    def predicate(slices):
+        if not slices:
+            return Check(False, "no EndpointSlices for Service %s yet" % service)
+        ready = serving_pod_names(slices)
         strays, missing = ready - wanted, wanted - ready
         if not ready:
             return Check(False, "Service %s has no ready endpoints" % service)
         if strays:
-            return Check(False, "Service %s still sends traffic to %s" % (
-                service, ", ".join(sorted(p for p in strays if p))))
+            return Check(False, "Service %s still sends traffic to %s" % (service, _some(strays)))
         if exact and missing:
-            return Check(False, "Service %s does not list %d ready pod(s) yet" % (
-                service, len(missing)))
+            return Check(False, "Service %s does not send traffic to %s yet" % (
+                service, _some(missing)))
         return Check(True, "Service %s sends traffic to %d pods" % (service, len(ready)))
 
     return predicate
+
+
+def wait_for_service_endpoints(kube, namespace, service, wanted, timeout, exact=False,
+                               clock=time.monotonic):
+    """Wait until the Service's EndpointSlices (what kube-proxy and ingress controllers
+    route by) list ``wanted`` ready pods and no others. EndpointSlices rather than v1
+    Endpoints: the Endpoints controller can keep a stale object after a burst of pod
+    changes and never correct it (kubernetes/kubernetes#127429); its successor retries."""
+    return wait_for_all(kube, ENDPOINTSLICE, namespace, SERVICE_NAME_LABEL + "=" + service,
+                        service_serves(service, wanted, exact), timeout, clock)

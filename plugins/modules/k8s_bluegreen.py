@@ -178,7 +178,7 @@ notes:
   - A switch writes each traffic object once, with the read C(resourceVersion) as a
     precondition; if another writer got there first the module reads again and re-plans.
   - After a switch in Service mode the module waits (by watching) until the Service's
-    Endpoints list ready pods of the new version and no others.
+    EndpointSlices list ready pods of the new version and no others.
 """
 
 EXAMPLES = r"""

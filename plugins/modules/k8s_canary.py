@@ -31,8 +31,8 @@ description:
   - "Order (replicas): when the canary grows it is scaled up and waited for first, then the
     stable version is scaled down, so a canary whose pods never get ready leaves the stable
     version untouched; when the canary shrinks the stable version grows first. Every step is
-    waited for by watching the Deployment, and at the end the Service's Endpoints must list
-    the ready pods of both."
+    waited for by watching the Deployment, and at the end the Service's EndpointSlices must
+    list the ready pods of both."
   - B(nginx) adds a canary Ingress beside the main Ingress (O(nginx.ingress)) with the
     ingress-nginx annotations C(nginx.ingress.kubernetes.io/canary=true) and C(canary-weight),
     and optionally C(canary-by-header), C(canary-by-header-value), C(canary-by-header-pattern)

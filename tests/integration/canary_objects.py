@@ -6,12 +6,13 @@ import time
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     CONFIGMAP,
     DEPLOYMENT,
-    ENDPOINTS,
+    ENDPOINTSLICE,
     INGRESS,
     POD,
     SERVICE,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+    serving_pod_names,
     wait_for_rollout,
 )
 
@@ -61,12 +62,9 @@ def image(kube, namespace, name):
 
 
 def endpoint_tracks(kube, namespace, service="myapp"):
-    """{track: number of ready endpoint pods} behind the Service."""
-    endpoints = kube.get(ENDPOINTS, namespace, service)
-    names = set()
-    for subset in endpoints.get("subsets") or []:
-        for address in subset.get("addresses") or []:
-            names.add(address["targetRef"]["name"])
+    """{track: number of ready endpoint pods} behind the Service (its EndpointSlices)."""
+    names = serving_pod_names(kube.list(ENDPOINTSLICE, namespace, label_selector=(
+        "kubernetes.io/service-name=" + service))["items"])
     pods = kube.list(POD, namespace, label_selector="app=myapp")["items"]
     counts = {}
     for pod in pods:

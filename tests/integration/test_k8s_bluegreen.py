@@ -8,10 +8,13 @@ from modules import run_module
 
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
-    ENDPOINTS,
+    ENDPOINTSLICE,
     INGRESS,
     POD,
     SERVICE,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+    serving_pod_names,
 )
 
 BAD = {"testbed.progressive.delivery/readiness": "never"}
@@ -47,12 +50,10 @@ def deploy_v2(namespace, state="previewed", **extra):
 
 
 def endpoint_pods(kube, namespace, service):
-    endpoints = kube.get(ENDPOINTS, namespace, service)
-    names = set()
-    for subset in endpoints.get("subsets") or []:
-        for address in subset.get("addresses") or []:
-            names.add(address["targetRef"]["name"])
-    return names
+    """The pods the Service sends traffic to, from its EndpointSlices."""
+    slices = kube.list(ENDPOINTSLICE, namespace,
+                       label_selector="kubernetes.io/service-name=" + service)["items"]
+    return serving_pod_names(slices)
 
 
 def pods_of(kube, namespace, version):
@@ -108,14 +109,21 @@ def test_seed001_release_preview_promote_and_roll_back(kube, namespace):
 def test_live_service_never_loses_ready_endpoints_across_the_switch(kube, namespace):
     seed001_v1_live(namespace)
     assert not deploy_v2(namespace, state="deployed").get("failed")
-    start = kube.get(ENDPOINTS, namespace, "myapp-lan")["metadata"]["resourceVersion"]
+    selector = "kubernetes.io/service-name=myapp-lan"
+    listed = kube.list(ENDPOINTSLICE, namespace, label_selector=selector)
+    slices = dict((s["metadata"]["name"], s) for s in listed["items"])
+    start = listed["metadata"]["resourceVersion"]
     counts = []
     stop = threading.Event()
 
     def record():
-        for unused_type, obj in kube.watch(ENDPOINTS, namespace, start, 20, name="myapp-lan"):
-            ready = sum(len(s.get("addresses") or []) for s in obj.get("subsets") or [])
-            counts.append(ready)
+        for event_type, obj in kube.watch(ENDPOINTSLICE, namespace, start, 20,
+                                          label_selector=selector):
+            if event_type == "DELETED":
+                slices.pop(obj["metadata"]["name"], None)
+            elif event_type in ("ADDED", "MODIFIED"):
+                slices[obj["metadata"]["name"]] = obj
+            counts.append(len(serving_pod_names(slices.values())))
             if stop.is_set():
                 return
 
@@ -124,9 +132,11 @@ def test_live_service_never_loses_ready_endpoints_across_the_switch(kube, namesp
     result = deploy_v2(namespace, state="promoted")
     assert result["changed"] and result["live_version"] == "v2"
     stop.set()
+    # Service labels are copied onto its EndpointSlices: one more event ends the watcher.
     kube.patch(SERVICE, namespace, "myapp-lan", {"metadata": {"labels": {"poke": "1"}}})
     watcher.join(25)
-    assert counts, "the Endpoints watch saw no update during the switch"
+    assert not watcher.is_alive()
+    assert counts, "the EndpointSlice watch saw no update during the switch"
     assert min(counts) > 0, "the live Service had no ready endpoints at some point: %s" % counts
     assert endpoint_pods(kube, namespace, "myapp-lan") == pods_of(kube, namespace, "v2")
 

@@ -8,13 +8,17 @@ import pytest
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     CONFIGMAP,
     DEPLOYMENT,
+    SERVICE,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     Check,
     WaitTimeout,
     condition_is,
+    ready_pod_names,
     wait_for,
+    wait_for_all,
     wait_for_rollout,
+    wait_for_service_endpoints,
 )
 
 
@@ -80,3 +84,53 @@ def test_predicate_wait_returns_on_the_event_and_waits_for_creation(kube, namesp
                    lambda o: Check(bool(o) and o["data"]["v"] == "2", "v is not 2"), 20)
     assert obj["data"]["v"] == "2"
     assert 1.8 < time.monotonic() - start < 5
+
+
+def test_collection_wait_follows_additions_and_deletions(kube, namespace):
+    def flag(name):
+        return {"metadata": {"name": name, "labels": {"flag": "yes"}}}
+
+    def later():
+        kube.create(CONFIGMAP, namespace, flag("one"))
+        kube.create(CONFIGMAP, namespace, flag("two"))
+        time.sleep(0.5)
+        kube.delete(CONFIGMAP, namespace, "one")
+
+    kube.create(CONFIGMAP, namespace, {"metadata": {"name": "unlabelled"}})
+    threading.Thread(target=later, daemon=True).start()
+    seen = []
+
+    def only_two_is_left(items):
+        names = [o["metadata"]["name"] for o in items]
+        seen.append(names)
+        return Check(names == ["two"], "flags: %s" % names)
+
+    found = wait_for_all(kube, CONFIGMAP, namespace, "flag=yes", only_two_is_left, 20)
+    assert [o["metadata"]["name"] for o in found] == ["two"]
+    assert ["one", "two"] in seen, "the wait never saw both flags at once: %s" % seen
+
+
+def serve_web(kube, namespace, replicas):
+    kube.create(DEPLOYMENT, namespace, deployment("web", replicas=replicas))
+    kube.create(SERVICE, namespace, {"metadata": {"name": "web"}, "spec": {
+        "selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    wait_for_rollout(kube, namespace, "web", 60)
+    return ready_pod_names(kube, namespace, {"app": "web"})
+
+
+def test_service_endpoints_wait_returns_when_the_slices_list_the_ready_pods(kube, namespace):
+    pods = serve_web(kube, namespace, replicas=2)
+    slices = wait_for_service_endpoints(kube, namespace, "web", pods, 30, exact=True)
+    listed = set(e["targetRef"]["name"] for s in slices for e in s["endpoints"])
+    assert listed == pods and len(pods) == 2
+
+
+def test_service_endpoints_wait_names_what_is_missing_and_what_is_extra(kube, namespace):
+    pods = serve_web(kube, namespace, replicas=2)
+    with pytest.raises(WaitTimeout) as err:
+        wait_for_service_endpoints(kube, namespace, "web", pods | {"web-ghost"}, 2, exact=True)
+    assert str(err.value) == "Service web does not send traffic to web-ghost yet"
+    kept = sorted(pods)[0]
+    with pytest.raises(WaitTimeout) as err:
+        wait_for_service_endpoints(kube, namespace, "web", {kept}, 2)
+    assert str(err.value) == "Service web still sends traffic to %s" % sorted(pods)[1]

@@ -4,8 +4,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     condition_is,
     deployment_rollout,
     describe_unready_pod,
-    endpoints_serve,
     label_selector_string,
+    service_serves,
+    serving_pod_names,
 )
 
 
@@ -83,15 +84,36 @@ def test_label_selector_string():
         {"key": "d", "operator": "DoesNotExist"}]}) == "a=1,b=2,c in (x,y),!d"
 
 
-def endpoints(*names):
-    return {"subsets": [{"addresses": [{"targetRef": {"name": n}} for n in names]}]}
+def endpoint_slice(*names, **conditions):
+    """An EndpointSlice whose endpoints are the named pods; ``not_ready`` names unready ones."""
+    not_ready = conditions.get("not_ready", ())
+    return {"metadata": {"name": "s"}, "endpoints": [
+        {"addresses": ["10.0.0.%d" % i], "targetRef": {"kind": "Pod", "name": n},
+         "conditions": {"ready": n not in not_ready}}
+        for i, n in enumerate(names + tuple(not_ready))]}
 
 
-def test_endpoints_serve_only_the_wanted_pods():
-    serve = endpoints_serve("web", {"a", "b"})
-    assert serve(endpoints("a")).done
-    assert not serve(None).done
-    assert serve(endpoints()).message == "Service web has no ready endpoints"
-    assert serve(endpoints("a", "old")).message == "Service web still sends traffic to old"
-    exact = endpoints_serve("web", {"a", "b"}, exact=True)
-    assert not exact(endpoints("a")).done and exact(endpoints("a", "b")).done
+def test_serving_pods_are_the_ready_endpoints_across_slices():
+    slices = [endpoint_slice("a", not_ready=("b",)), endpoint_slice("c")]
+    assert serving_pod_names(slices) == {"a", "c"}
+    unset = {"endpoints": [{"addresses": ["10.0.0.9"], "targetRef": {"kind": "Pod", "name": "d"}}]}
+    assert serving_pod_names([unset]) == {"d"}, "an unset ready condition means ready"
+    bare = {"endpoints": [{"addresses": ["192.0.2.1"]}]}
+    assert serving_pod_names([bare]) == {"192.0.2.1"}, "an endpoint without a pod is a stray"
+
+
+def test_service_serves_only_the_wanted_pods():
+    serve = service_serves("web", {"a", "b"})
+    assert serve([endpoint_slice("a")]).done
+    assert serve([]).message == "no EndpointSlices for Service web yet"
+    assert serve([endpoint_slice(not_ready=("a",))]).message == "Service web has no ready endpoints"
+    assert serve([endpoint_slice("a", "old")]).message == "Service web still sends traffic to old"
+    exact = service_serves("web", {"a", "b"}, exact=True)
+    assert exact([endpoint_slice("a")]).message == "Service web does not send traffic to b yet"
+    assert exact([endpoint_slice("a"), endpoint_slice("b")]).done
+
+
+def test_long_pod_lists_in_messages_are_cut():
+    serve = service_serves("web", set(), exact=True)
+    message = serve([endpoint_slice(*["p%d" % i for i in range(8)])]).message
+    assert message == "Service web still sends traffic to p0, p1, p2, p3, p4 and 3 more"

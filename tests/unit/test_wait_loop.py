@@ -1,0 +1,72 @@
+"""The loop behind every wait, driven by scripted reads and watch streams and a fake clock."""
+
+import pytest
+
+from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+    Check,
+    WaitFailed,
+    WaitTimeout,
+    _watch_until,
+)
+
+
+class Script:
+    """Reads return the next state; each watch yields the next list of events and advances
+    the fake clock by ``tick`` per event."""
+
+    def __init__(self, reads, streams, tick=1.0):
+        self.reads, self.streams, self.tick, self.now = list(reads), list(streams), tick, 0.0
+        self.read_count = 0
+
+    def clock(self):
+        return self.now
+
+    def read(self):
+        self.read_count += 1
+        return self.reads.pop(0), "rv%d" % self.read_count
+
+    def events(self, unused_rv, unused_remaining):
+        for event in self.streams.pop(0) if self.streams else []:
+            self.now += self.tick
+            yield event
+        self.now += self.tick  # a stream that ends did so after its server timeout
+
+
+def replace(unused_state, unused_type, obj):
+    return obj
+
+
+def equals(wanted):
+    return lambda state: Check(state == wanted, "state is %s" % state)
+
+
+def run(script, predicate, timeout=10):
+    return _watch_until(script.read, script.events, replace, predicate, timeout, script.clock)
+
+
+def test_done_on_the_first_read_never_watches():
+    script = Script(reads=[3], streams=[])
+    assert run(script, equals(3)) == 3 and script.now == 0
+
+
+def test_done_on_an_event_and_bookmarks_are_ignored():
+    script = Script(reads=[1], streams=[[("BOOKMARK", None), ("MODIFIED", 2), ("MODIFIED", 3)]])
+    assert run(script, equals(3)) == 3 and script.read_count == 1
+
+
+def test_an_error_event_reads_again():
+    script = Script(reads=[1, 3], streams=[[("ERROR", {"code": 410})]])
+    assert run(script, equals(3)) == 3 and script.read_count == 2
+
+
+def test_failed_stops_at_once():
+    script = Script(reads=[1], streams=[[("MODIFIED", -1), ("MODIFIED", 3)]])
+    with pytest.raises(WaitFailed):
+        run(script, lambda s: Check(s == 3, "at %s" % s, failed=s < 0))
+
+
+def test_timeout_carries_the_last_message():
+    script = Script(reads=[1, 1, 1], streams=[[("MODIFIED", 2)]] * 3, tick=2.0)
+    with pytest.raises(WaitTimeout) as err:
+        run(script, equals(3), timeout=5)
+    assert str(err.value) == "state is 2"
