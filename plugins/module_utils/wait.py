@@ -217,12 +217,12 @@ def wait_for_all(kube, resource, namespace, label_selector, predicate, timeout,
             items[_meta(event_obj, "name")] = event_obj
         return items
 
-    def judge(items):
-        return predicate([items[name] for name in sorted(items)])
+    def in_order(items):
+        return [items[name] for name in sorted(items)]
 
-    found = _watch_until(read, events, apply, judge, timeout, clock,
-                         error_object=lambda unused: None)
-    return [found[name] for name in sorted(found)]
+    found = _watch_until(read, events, apply, lambda items: predicate(in_order(items)),
+                         timeout, clock, error_object=lambda unused: None)
+    return in_order(found)
 
 
 def _watch_until(read, events, apply, predicate, timeout, clock, error_object=lambda s: s):
@@ -285,7 +285,9 @@ def ready_pod_names(kube, namespace, selector):
                if pod_is_ready(p) and not _meta(p, "deletionTimestamp"))
 
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+def service_slice_selector(service):
+    """The label selector of a Service's EndpointSlices."""
+    return "kubernetes.io/service-name=" + service
 
 
 def serving_pod_names(slices):
@@ -336,5 +338,5 @@ def wait_for_service_endpoints(kube, namespace, service, wanted, timeout, exact=
     route by) list ``wanted`` ready pods and no others. EndpointSlices rather than v1
     Endpoints: the Endpoints controller can keep a stale object after a burst of pod
     changes and never correct it (kubernetes/kubernetes#127429); its successor retries."""
-    return wait_for_all(kube, ENDPOINTSLICE, namespace, SERVICE_NAME_LABEL + "=" + service,
+    return wait_for_all(kube, ENDPOINTSLICE, namespace, service_slice_selector(service),
                         service_serves(service, wanted, exact), timeout, clock)

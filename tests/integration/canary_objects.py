@@ -12,6 +12,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     SERVICE,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+    service_slice_selector,
     serving_pod_names,
     wait_for_rollout,
 )
@@ -63,8 +64,8 @@ def image(kube, namespace, name):
 
 def endpoint_tracks(kube, namespace, service="myapp"):
     """{track: number of ready endpoint pods} behind the Service (its EndpointSlices)."""
-    names = serving_pod_names(kube.list(ENDPOINTSLICE, namespace, label_selector=(
-        "kubernetes.io/service-name=" + service))["items"])
+    slices = kube.list(ENDPOINTSLICE, namespace, label_selector=service_slice_selector(service))
+    names = serving_pod_names(slices["items"])
     pods = kube.list(POD, namespace, label_selector="app=myapp")["items"]
     counts = {}
     for pod in pods:

@@ -14,7 +14,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     SERVICE,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+    Check,
     serving_pod_names,
+    service_slice_selector,
+    wait_for_all,
 )
 
 BAD = {"testbed.progressive.delivery/readiness": "never"}
@@ -51,9 +54,8 @@ def deploy_v2(namespace, state="previewed", **extra):
 
 def endpoint_pods(kube, namespace, service):
     """The pods the Service sends traffic to, from its EndpointSlices."""
-    slices = kube.list(ENDPOINTSLICE, namespace,
-                       label_selector="kubernetes.io/service-name=" + service)["items"]
-    return serving_pod_names(slices)
+    slices = kube.list(ENDPOINTSLICE, namespace, label_selector=service_slice_selector(service))
+    return serving_pod_names(slices["items"])
 
 
 def pods_of(kube, namespace, version):
@@ -109,26 +111,21 @@ def test_seed001_release_preview_promote_and_roll_back(kube, namespace):
 def test_live_service_never_loses_ready_endpoints_across_the_switch(kube, namespace):
     seed001_v1_live(namespace)
     assert not deploy_v2(namespace, state="deployed").get("failed")
-    selector = "kubernetes.io/service-name=myapp-lan"
-    listed = kube.list(ENDPOINTSLICE, namespace, label_selector=selector)
-    slices = dict((s["metadata"]["name"], s) for s in listed["items"])
-    start = listed["metadata"]["resourceVersion"]
     counts = []
-    stop = threading.Event()
+    started, stop = threading.Event(), threading.Event()
+
+    def count_serving_pods(slices):
+        counts.append(len(serving_pod_names(slices)))
+        started.set()  # the first call follows the list the watch starts from
+        return Check(stop.is_set(), "recording")
 
     def record():
-        for event_type, obj in kube.watch(ENDPOINTSLICE, namespace, start, 20,
-                                          label_selector=selector):
-            if event_type == "DELETED":
-                slices.pop(obj["metadata"]["name"], None)
-            elif event_type in ("ADDED", "MODIFIED"):
-                slices[obj["metadata"]["name"]] = obj
-            counts.append(len(serving_pod_names(slices.values())))
-            if stop.is_set():
-                return
+        wait_for_all(kube, ENDPOINTSLICE, namespace, service_slice_selector("myapp-lan"),
+                     count_serving_pods, 20)
 
     watcher = threading.Thread(target=record, daemon=True)
     watcher.start()
+    assert started.wait(10), "the EndpointSlice watch did not start"
     result = deploy_v2(namespace, state="promoted")
     assert result["changed"] and result["live_version"] == "v2"
     stop.set()
@@ -136,7 +133,7 @@ def test_live_service_never_loses_ready_endpoints_across_the_switch(kube, namesp
     kube.patch(SERVICE, namespace, "myapp-lan", {"metadata": {"labels": {"poke": "1"}}})
     watcher.join(25)
     assert not watcher.is_alive()
-    assert counts, "the EndpointSlice watch saw no update during the switch"
+    assert len(counts) > 1, "the EndpointSlice watch saw no update during the switch"
     assert min(counts) > 0, "the live Service had no ready endpoints at some point: %s" % counts
     assert endpoint_pods(kube, namespace, "myapp-lan") == pods_of(kube, namespace, "v2")
 
