@@ -11,17 +11,17 @@ from test_k8s_bluegreen import seed001_v1_live, template
 from ansible_collections.progressive.delivery.plugins.module_utils import (
     knative_common as kn,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+    HTTPPROXY,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     DEPLOYMENT,
     SERVICE,
-    Resource,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
     condition_is,
     wait_for,
 )
-
-HTTPPROXY = Resource("projectcontour.io/v1", "HTTPProxy", "httpproxies", True)
 
 
 def gate_file(tmp_path, name, assertion):

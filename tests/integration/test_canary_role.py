@@ -23,15 +23,17 @@ from canary_objects import (
 )
 from playbooks import kill_playbook, role_play, run_playbook, start_playbook, write_playbook
 
+from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+    HTTPPROXY,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     CONFIGMAP,
     DEPLOYMENT,
     INGRESS,
-    Resource,
+    SERVICE,
 )
 
 NGINX = "nginx.ingress.kubernetes.io/"
-HTTPPROXY = Resource("projectcontour.io/v1", "HTTPProxy", "httpproxies", True)
 V2 = pod_template("ikubernetes/myapp:v2")
 
 
@@ -315,7 +317,7 @@ def workload(name, version, selector_extra=None):
 def test_nginx_backend_release(kube, namespace, tmp_path):
     for obj in workload("myapp-v1", "v1"):
         kube.create(DEPLOYMENT if obj["kind"] == "Deployment" else
-                    Resource("v1", "Service", "services", True), namespace, obj)
+                    SERVICE, namespace, obj)
     create_ingress(kube, namespace)
     gate_file = tmp_path / "canary_ingress_gate.yml"
     gate_file.write_text(
