@@ -9,7 +9,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.progressive.delivery.plugins.module_utils.duration import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.duration import (
     parse_duration,
 )
 

@@ -226,17 +226,17 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils import canary_state as cs
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.canary import release_record as cs
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
     ValidationError,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.gates import validate_gates
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks import validate_gates
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     CONFIGMAP,
     KubeError,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.module_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
     kube_for,
     run_module,

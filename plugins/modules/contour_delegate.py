@@ -301,16 +301,16 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
     APIS,
     STATES,
     PlanError,
     validate,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.backend import (
     run_contour_delegate,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.module_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
     kube_for,
     run_module,

@@ -121,11 +121,11 @@ summary:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.gates import (
+from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks import (
     evaluate_gates,
     validate_gates,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.module_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
     kube_for,
     run_module,

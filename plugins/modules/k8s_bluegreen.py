@@ -304,15 +304,15 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.plan import (
     STATES,
     PlanError,
     validate,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.backend import (
     run_bluegreen,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.module_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
     kube_for,
     run_module,

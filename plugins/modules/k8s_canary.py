@@ -346,16 +346,16 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.canary_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.plan import (
     BACKENDS,
     STATES,
     PlanError,
     validate,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.canary_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.backend import (
     run_canary,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.module_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
     kube_for,
     run_module,

@@ -227,15 +227,15 @@ import copy
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
     AUTH_ARG_SPEC,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.knative_revisions import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative.revision_info import (
     build_report,
     read_revisions,
     validate,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.module_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     kube_for,
     run_module,
 )

@@ -341,14 +341,14 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.knative_traffic_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative.traffic_plan import (
     validate,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.knative_traffic_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative.traffic_backend import (
     TrafficFailed,
     run_traffic,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.module_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
     kube_for,
     run_module,

@@ -1,6 +1,6 @@
 """Benchmark: how soon after a condition turns true does the wait return?
 
-The watch-based wait (plugins/module_utils/wait.py) and a 5 s sleep-poll baseline (the
+The watch-based wait (plugins/module_utils/k8s/wait.py) and a 5 s sleep-poll baseline (the
 default interval of kubernetes.core's waiter) wait for the same change, in the same run,
 against the testbed. Two cases, repeated:
   configmap  - a ConfigMap field flips at a known moment (t0 = when the PATCH returned);
@@ -22,18 +22,20 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "build"))
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (  # noqa: E402
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (  # noqa: E402
     build_api_client,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (  # noqa: E402
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (  # noqa: E402
     CONFIGMAP,
     DEPLOYMENT,
     NAMESPACE,
     Kube,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (  # noqa: E402
-    Check,
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     deployment_rollout,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
+    # noqa: E402     Check,
     wait_for,
 )
 

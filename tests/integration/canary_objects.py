@@ -3,7 +3,7 @@
 import json
 import time
 
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     CONFIGMAP,
     DEPLOYMENT,
     ENDPOINTSLICE,
@@ -11,11 +11,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     POD,
     SERVICE,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     service_slice_selector,
     serving_pod_names,
-    wait_for_rollout,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for_rollout
 
 NEVER_READY = {"testbed.progressive.delivery/readiness": "never"}
 RECORD = "progressive.delivery/canary-release"

@@ -21,10 +21,10 @@ try:
 except ImportError:  # pragma: no cover - a hint beats a bare ImportError
     pytest.exit("the integration tests need the `kubernetes` package: pip install kubernetes", returncode=4)
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (  # noqa: E402
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (  # noqa: E402
     build_api_client,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (  # noqa: E402
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (  # noqa: E402
     Kube,
     KubeError,
 )
@@ -146,7 +146,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def kube(kubeconfig):
-    """The collection's own REST client (module_utils/kube.py) on the cluster under test."""
+    """The collection's own REST client (module_utils/k8s/client.py) on the cluster under test."""
     return Kube(build_api_client({"kubeconfig": kubeconfig}))
 
 

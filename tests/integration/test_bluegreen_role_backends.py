@@ -8,20 +8,18 @@ from canary_objects import pod_template
 from playbooks import role_play, run_playbook, write_playbook
 from test_k8s_bluegreen import seed001_v1_live, template
 
-from ansible_collections.progressive.delivery.plugins.module_utils import (
-    knative_common as kn,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
     HTTPPROXY,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     SERVICE,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     condition_is,
-    wait_for,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for
 
 
 def gate_file(tmp_path, name, assertion):

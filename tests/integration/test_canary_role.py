@@ -23,10 +23,10 @@ from canary_objects import (
 )
 from playbooks import kill_playbook, role_play, run_playbook, start_playbook, write_playbook
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
     HTTPPROXY,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     CONFIGMAP,
     DEPLOYMENT,
     INGRESS,
@@ -403,21 +403,17 @@ def test_contour_backend_steps_through_the_weights(kube, namespace, tmp_path, re
 # knative backend: the real Knative Serving controller judges every split
 # ---------------------------------------------------------------------------
 def ksvc_ready(kube, namespace, name, timeout=120):
-    from ansible_collections.progressive.delivery.plugins.module_utils import (
-        knative_common as kn,
-    )
-    from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+    from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
+    from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
         condition_is,
-        wait_for,
     )
+    from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for
     return wait_for(kube, kn.KSERVICE, namespace, name, condition_is("Ready"), timeout)
 
 
 def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path, require_crd):
     require_crd("services.serving.knative.dev")
-    from ansible_collections.progressive.delivery.plugins.module_utils import (
-        knative_common as kn,
-    )
+    from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
     kube.create(kn.KSERVICE, namespace, {
         "apiVersion": kn.KSERVICE.api_version, "kind": "Service",
         "metadata": {"name": "hello", "namespace": namespace},
@@ -464,9 +460,7 @@ def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path, r
 
 def test_knative_backend_rolls_back_to_the_stable_revision(kube, namespace, tmp_path, require_crd):
     require_crd("services.serving.knative.dev")
-    from ansible_collections.progressive.delivery.plugins.module_utils import (
-        knative_common as kn,
-    )
+    from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
     kube.create(kn.KSERVICE, namespace, {
         "apiVersion": kn.KSERVICE.api_version, "kind": "Service",
         "metadata": {"name": "hello", "namespace": namespace},

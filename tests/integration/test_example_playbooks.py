@@ -8,13 +8,11 @@ import os
 
 from playbooks import run_playbook
 
-from ansible_collections.progressive.delivery.plugins.module_utils import (
-    knative_common as kn,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
     HTTPPROXY,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     CONFIGMAP,
     DEPLOYMENT,
     INGRESS,
@@ -22,10 +20,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
     SERVICE,
     KubeError,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
-    Check,
-    wait_for,
-)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for
 
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "playbooks")

@@ -7,11 +7,11 @@ import pytest
 
 from modules import run_module
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
     build_api_client,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import DEPLOYMENT, Kube
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import wait_for_rollout
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import DEPLOYMENT, Kube
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for_rollout
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

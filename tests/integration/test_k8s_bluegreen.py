@@ -6,19 +6,19 @@ import pytest
 
 from modules import run_module
 
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     ENDPOINTSLICE,
     INGRESS,
     POD,
     SERVICE,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     Check,
-    serving_pod_names,
     service_slice_selector,
-    wait_for_all,
+    serving_pod_names,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for_all
 
 BAD = {"testbed.progressive.delivery/readiness": "never"}
 

@@ -16,7 +16,7 @@ from canary_objects import (
 )
 from modules import run_module
 
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     INGRESS,
 )

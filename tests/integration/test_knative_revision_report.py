@@ -19,7 +19,7 @@ from test_knative_traffic import (
     wait_ready,
 )
 
-from ansible_collections.progressive.delivery.plugins.module_utils import knative_common as kn
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
 
 
 @pytest.fixture(scope="session")

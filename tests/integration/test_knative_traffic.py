@@ -15,16 +15,16 @@ import pytest
 
 from modules import run_module
 
-from ansible_collections.progressive.delivery.plugins.module_utils import knative_common as kn
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
     build_api_client,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import Kube
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import Kube
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     Check,
     condition_is,
-    wait_for,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TESTBED = os.path.join(REPO, "tests", "testbed", "testbed.py")

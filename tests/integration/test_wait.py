@@ -5,15 +5,17 @@ import time
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     CONFIGMAP,
     DEPLOYMENT,
     SERVICE,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     Check,
-    WaitTimeout,
     condition_is,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
+    WaitTimeout,
     ready_pod_names,
     wait_for,
     wait_for_all,

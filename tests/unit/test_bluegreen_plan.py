@@ -2,9 +2,9 @@
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import merge_patch
-from ansible_collections.progressive.delivery.plugins.module_utils import bluegreen_plan as bg
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import merge_patch
+from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen import plan as bg
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
 

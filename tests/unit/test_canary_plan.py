@@ -5,9 +5,9 @@ import copy
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import merge_patch
-from ansible_collections.progressive.delivery.plugins.module_utils import canary_plan as cp
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import merge_patch
+from ansible_collections.progressive.delivery.plugins.module_utils.canary import plan as cp
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
 

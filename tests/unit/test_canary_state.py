@@ -8,8 +8,8 @@ import pytest
 from ansible_collections.progressive.delivery.plugins.filter.duration import (
     parse_duration as filter_parse_duration,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils import canary_state as cs
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.canary import release_record as cs
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
 

@@ -1,10 +1,10 @@
 """Connection options resolve like kubernetes.core's: explicit options win over K8S_AUTH_*."""
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
     AUTH_ARG_SPEC,
     resolve_auth,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     NAMESPACE,
     SERVICE,

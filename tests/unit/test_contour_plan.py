@@ -3,8 +3,8 @@ Contour's status is read."""
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils import contour_plan as cp
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour import plan as cp
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
 

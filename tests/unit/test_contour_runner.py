@@ -6,15 +6,15 @@ import copy
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils import contour_plan as cp
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour import plan as cp
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.backend import (
     ContourRejected,
     run_contour_delegate,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import KubeError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import KubeError
 
 from test_contour_plan import MKT, ROOT_NS, child, params, root, svc
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils import gates as g
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.gates import checks as g
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
 

@@ -2,10 +2,8 @@
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils import (
-    knative_revisions as kr,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import revision_info as kr
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
 

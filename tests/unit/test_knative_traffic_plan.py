@@ -3,10 +3,8 @@ idempotence, tag edits, and the predicate that proves a split took effect."""
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils import (
-    knative_traffic_plan as ktp,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import traffic_plan as ktp
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
 

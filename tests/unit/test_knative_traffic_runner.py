@@ -6,17 +6,15 @@ import copy
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils import (
-    knative_traffic_plan as ktp,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import traffic_plan as ktp
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.knative_traffic_runner import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative.traffic_backend import (
     TrafficFailed,
     run_traffic,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import KubeError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import KubeError
 
 from test_knative_traffic_plan import configuration, kservice, revision
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
-    Check,
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitFailed,
     WaitTimeout,
     _watch_until,

@@ -1,6 +1,6 @@
 """Readiness predicates: pure functions over objects, as kubectl rollout status reads them."""
 
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     condition_is,
     deployment_rollout,
     describe_unready_pod,

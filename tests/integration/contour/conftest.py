@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
     build_api_client,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
     HTTPPROXY,
     INGRESSROUTE,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     NAMESPACE,
     SERVICE,
     Kube,

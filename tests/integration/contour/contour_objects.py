@@ -3,11 +3,11 @@ import base64
 import datetime
 import uuid
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
     HTTPPROXY,
     INGRESSROUTE,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import Resource
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import Resource
 
 SECRET = Resource("v1", "Secret", "secrets", True)
 

@@ -6,13 +6,14 @@ import pytest
 
 from modules import run_module
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
     HTTPPROXY,
     INGRESSROUTE,
     TLS_DELEGATION,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import SERVICE
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import Check, wait_for
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import SERVICE
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for
 
 from contour_objects import SECRET, tls_secret_manifest
 

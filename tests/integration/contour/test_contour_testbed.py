@@ -8,12 +8,13 @@ import urllib.request
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour_plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
     HTTPPROXY,
     INGRESSROUTE,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import SERVICE
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import Check, wait_for
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import SERVICE
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for
 
 from contour_objects import service_manifest
 
@@ -92,7 +93,7 @@ def test_legacy_ingressroute_is_stored_and_never_gets_status(contour, namespace)
 
 
 def test_legacy_crd_rejects_a_negative_weight(contour, namespace):
-    from ansible_collections.progressive.delivery.plugins.module_utils.kube import KubeError
+    from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import KubeError
     with pytest.raises(KubeError) as err:
         contour.create(INGRESSROUTE, namespace, {
             "apiVersion": INGRESSROUTE.api_version, "kind": "IngressRoute",

@@ -10,14 +10,14 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.progressive.delivery.plugins.module_utils import contour_plan as cp
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour import plan as cp
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     NAMESPACE,
     SERVICE,
     KubeError,
     Resource,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitError,
     WaitTimeout,
     wait_for,

@@ -10,16 +10,14 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.progressive.delivery.plugins.module_utils import knative_common as kn
-from ansible_collections.progressive.delivery.plugins.module_utils import (
-    knative_traffic_plan as ktp,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import traffic_plan as ktp
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import KubeError
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
-    Check,
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import KubeError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitError,
     WaitTimeout,
     wait_for,

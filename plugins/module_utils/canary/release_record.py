@@ -21,10 +21,10 @@ import math
 import re
 from collections import namedtuple
 
-from ansible_collections.progressive.delivery.plugins.module_utils.duration import (  # noqa: F401
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.duration import (  # noqa: F401
     parse_duration,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
 )
 

@@ -19,10 +19,10 @@ import copy
 import re
 from collections import namedtuple
 
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     deployment_rollout,
 )
 

@@ -10,7 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import Resource
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import Resource
 
 KSERVICE = Resource("serving.knative.dev/v1", "Service", "services", True)
 ROUTE = Resource("serving.knative.dev/v1", "Route", "routes", True)

@@ -22,11 +22,11 @@ import copy
 import re
 from collections import namedtuple
 
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import Resource
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import Check
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import Resource
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
 
 HTTPPROXY = Resource("projectcontour.io/v1", "HTTPProxy", "httpproxies", True)
 TLS_DELEGATION = Resource("projectcontour.io/v1", "TLSCertificateDelegation",

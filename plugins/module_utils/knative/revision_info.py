@@ -15,11 +15,11 @@ import datetime
 import time
 from collections import namedtuple
 
-from ansible_collections.progressive.delivery.plugins.module_utils import knative_common as kn
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     KubeError,
 )

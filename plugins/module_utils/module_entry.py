@@ -12,17 +12,17 @@ import copy
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.progressive.delivery.plugins.module_utils.connection import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
     AUTH_ARG_SPEC,
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     build_api_client,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import Kube, KubeError
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import WaitError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import Kube, KubeError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import WaitError
 
 WAIT_ARG_SPEC = dict(
     wait=dict(type="bool", default=True),

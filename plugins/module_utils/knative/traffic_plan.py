@@ -18,11 +18,11 @@ __metaclass__ = type
 import re
 from collections import namedtuple
 
-from ansible_collections.progressive.delivery.plugins.module_utils import knative_common as kn
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import Check
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
 
 # Revision references a target may use instead of a revision name.
 LATEST = "@latest"                  # latestRevision: true, follows the latest Ready revision

@@ -11,15 +11,15 @@ __metaclass__ = type
 
 import copy
 
-from ansible_collections.progressive.delivery.plugins.module_utils import canary_plan as cp
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import (
+from ansible_collections.progressive.delivery.plugins.module_utils.canary import plan as cp
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     INGRESS,
     SERVICE,
     KubeError,
     merge_patch,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitError,
     ready_pod_names,
     wait_for_rollout,

@@ -22,11 +22,11 @@ from collections import namedtuple
 from ansible.module_utils.six.moves.urllib.parse import urlencode
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.progressive.delivery.plugins.module_utils.field_errors import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.kube import POD, KubeError
-from ansible_collections.progressive.delivery.plugins.module_utils.wait import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import POD, KubeError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     describe_unready_pod,
     label_selector_string,
     pod_is_ready,
