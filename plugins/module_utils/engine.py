@@ -1,0 +1,267 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The release engine: the one reconciler every traffic module runs on.
+
+A call goes: read the objects -> plan (a pure function of what was read and the
+parameters) -> in check mode, simulate the writes instead of sending them -> write each
+object once, with the resourceVersion it was read at -> on 409 (someone else wrote in
+between) read again and plan again, never overwrite -> wait, by watching, for the proof
+that the change took effect -> on rejection let the backend put things back -> report.
+
+A backend (one per system: bluegreen, canary, contour, knative, rollout, gateway, ...)
+supplies the parts that know the system:
+
+- ``observe(engine)``: read what the call acts on (through ``engine.get``/``engine.list``,
+  so check mode sees its own simulated writes);
+- ``plan(observed)``: the writes to make, a list of ``Write`` (empty when in place);
+- ``prove(engine, observed, writes)``: wait for the proof (optional);
+- ``rejected(engine, observed, writes, error)``: put things back and raise (optional);
+- ``report(engine, first, observed, writes)``: the module result's own keys.
+
+``Engine.run(backend)`` is that sequence; backends whose call has several phases (a
+blue/green promotion first rolls out the Deployment, then switches) call the same
+building blocks (``reconcile``, ``write``, ``prove``, ``result``) in their own order.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import time
+from collections import namedtuple
+
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    KubeError,
+    merge_patch,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import WaitError
+
+FIELD_MANAGER = "progressive.delivery"
+# How many times a write may lose to another writer (409) before the call gives up.
+CONFLICT_RETRIES = 3
+VERBS = ("create", "patch", "apply", "replace", "delete")
+
+
+class Write(namedtuple("Write", "verb resource namespace name body description")):
+    """One write of one object. ``body``: the object (create, apply, replace) or a JSON
+    merge patch (patch; put ``metadata.resourceVersion`` in it to make it conditional).
+    ``description`` is the line the module reports in ``actions``."""
+
+    def __new__(cls, verb, resource, namespace, name, body=None, description=None):
+        if verb not in VERBS:
+            raise ValueError("unknown write verb %r" % (verb,))
+        return super(Write, cls).__new__(cls, verb, resource, namespace, name, body,
+                                         description or "%s %s %s/%s" % (
+                                             verb, resource.kind, namespace, name))
+
+    @property
+    def key(self):
+        return (self.resource.kind, self.namespace, self.name)
+
+
+class ConflictError(KubeError):
+    """Another writer kept winning: the call stopped rather than overwrite its change."""
+
+
+class Engine(object):
+    """State of one module call: the client, check mode, the deadline, what was written."""
+
+    def __init__(self, kube, check_mode=False, wait=True, wait_timeout=300,
+                 diff_view=None, clock=time.monotonic):
+        self.kube = kube
+        self.check_mode = check_mode
+        self.wait = bool(wait) and not check_mode
+        self.wait_timeout = wait_timeout
+        self.clock = clock
+        self.deadline = clock() + wait_timeout
+        self.diff_view = diff_view or _default_view
+        self.actions = []
+        self.warnings = []
+        self.before = {}
+        self.after = {}
+        self.written = {}    # (kind, namespace, name) -> object as our last write left it
+        self.simulated = {}  # check mode: the same, for the reads that follow
+        self.conflicts = 0
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+    def remaining(self):
+        """Seconds left of the call's wait budget (at least 1)."""
+        return max(1, self.deadline - self.clock())
+
+    # --- reading ---------------------------------------------------------
+    def get(self, resource, namespace, name):
+        """The object, or None; in check mode as the simulated writes left it."""
+        key = (resource.kind, namespace, name)
+        if key in self.simulated:
+            return copy.deepcopy(self.simulated[key])
+        return self.kube.get_or_none(resource, namespace, name)
+
+    def list(self, resource, namespace, label_selector=None):
+        """The items of a list; in check mode with the simulated writes folded in."""
+        items = self.kube.list(resource, namespace, label_selector=label_selector)
+        items = items.get("items") or []
+        if not self.simulated:
+            return items
+        by_name = dict(((resource.kind, namespace, i["metadata"]["name"]), i) for i in items)
+        # A simulated object joins a label-selected list only if it was in it already:
+        # matching labels is the server's business.
+        for key, obj in self.simulated.items():
+            if key[:2] == (resource.kind, namespace) and (
+                    label_selector is None or key in by_name):
+                by_name[key] = copy.deepcopy(obj)
+        return [obj for obj in by_name.values() if obj is not None]
+
+    # --- writing ---------------------------------------------------------
+    def write(self, write, current=None):
+        """Send one write (or, in check mode, simulate it); record the diff and action.
+        ``current``: the object as read, when the caller has it (saves a read)."""
+        if current is None and write.verb != "create":
+            current = self.get(write.resource, write.namespace, write.name)
+        label = "%s/%s" % (write.resource.kind, write.name)
+        self.before.setdefault(label, self.diff_view(current))
+        result = simulate(write, current, self.kube) if self.check_mode else \
+            self._send(write)
+        if self.check_mode:
+            self.simulated[write.key] = result
+        self.written[write.key] = result
+        self.after[label] = self.diff_view(result)
+        self.actions.append(write.description)
+        return result
+
+    def _send(self, write):
+        kube, r, ns, name, body = self.kube, write.resource, write.namespace, write.name, \
+            write.body
+        if write.verb == "create":
+            return kube.create(r, ns, body)
+        if write.verb == "patch":
+            return kube.patch(r, ns, name, body)
+        if write.verb == "apply":
+            return kube.apply(r, ns, name, body, FIELD_MANAGER)
+        if write.verb == "replace":
+            return kube.replace(r, ns, name, body)
+        kube.delete(r, ns, name)
+        return None
+
+    def reconcile(self, observe, plan, one_at_a_time=False, settle=None, max_writes=8):
+        """Read, plan, write; the one place a 409 is handled.
+
+        Plans on a fresh read and writes what the plan says. A 409 means someone else
+        wrote in between: read and plan again (at most CONFLICT_RETRIES times), so their
+        change is seen, never overwritten. With ``one_at_a_time`` only the plan's first
+        write is made, then ``settle(write)`` waits for its effect and the plan is made
+        again on fresh reads, until it is empty (a canary scales one Deployment, waits,
+        then the other). Returns (first observed, last observed, every write made).
+        """
+        first = None
+        made = []
+        while True:
+            observed = observe()
+            first = observed if first is None else first
+            writes = list(plan(observed) or [])
+            if not writes:
+                return first, observed, made
+            if one_at_a_time and len(made) >= max_writes:
+                raise KubeError(0, "NotSettled", "the objects did not settle after %d writes "
+                                "(%s); is something else changing them?"
+                                % (len(made), "; ".join(w.description for w in made)))
+            batch = writes[:1] if one_at_a_time else writes
+            try:
+                for write in batch:
+                    self.write(write)
+                    made.append(write)
+                    if settle is not None and self.wait:
+                        settle(write)
+            except KubeError as exc:
+                if not exc.conflict:
+                    raise
+                self.conflicts += 1
+                if self.conflicts > CONFLICT_RETRIES:
+                    raise ConflictError(
+                        409, "Conflict", "%s was changed by another writer %d times while "
+                        "this call tried to write it; nothing of theirs was overwritten. "
+                        "Last answer: %s" % (_where(batch), self.conflicts, exc), exc.body)
+                continue
+            if not one_at_a_time:
+                return first, observed, made
+
+    # --- proving ---------------------------------------------------------
+    def prove(self, proof, rejected=None):
+        """Run ``proof()`` (a wait) when waiting is on; on a WaitError call
+        ``rejected(error)``, which puts things back and raises, or re-raise."""
+        if not self.wait:
+            return None
+        try:
+            return proof()
+        except WaitError as exc:
+            if rejected is None:
+                raise
+            return rejected(exc)
+
+    # --- reporting -------------------------------------------------------
+    def result(self, **extra):
+        """The skeleton every module returns: changed, actions, diff, warnings."""
+        result = dict(changed=self.changed, actions=list(self.actions),
+                      diff=dict(before=self.before, after=self.after))
+        if self.warnings:
+            result["warnings"] = list(self.warnings)
+        result.update(extra)
+        return result
+
+    # --- the standard call -----------------------------------------------
+    def run(self, backend):
+        """observe -> plan -> write (409: again) -> prove (reject: restore) -> report."""
+        first, observed, writes = self.reconcile(
+            lambda: backend.observe(self), backend.plan,
+            one_at_a_time=getattr(backend, "one_at_a_time", False),
+            settle=getattr(backend, "settle", None))
+        prove = getattr(backend, "prove", None)
+        if prove is not None and (writes or getattr(backend, "prove_unchanged", False)):
+            rejected = getattr(backend, "rejected", None)
+            self.prove(lambda: prove(self, observed, writes),
+                       rejected and (lambda exc: rejected(self, observed, writes, exc)))
+        return self.result(**backend.report(self, first, observed, writes))
+
+
+def simulate(write, current, kube=None):
+    """Check mode: the object as the write would leave it, without writing. Server-side
+    apply merges by field ownership, which only the server knows: it is sent as a
+    dry run. A Deployment is shown as rolled out, so a plan that waits on it goes on."""
+    if write.verb == "create":
+        result = copy.deepcopy(write.body)
+    elif write.verb == "patch":
+        result = merge_patch(current, write.body)
+    elif write.verb == "replace":
+        result = copy.deepcopy(write.body)
+    elif write.verb == "apply":
+        result = kube.apply(write.resource, write.namespace, write.name, write.body,
+                            FIELD_MANAGER, dry_run=True)
+    else:
+        return None
+    return as_rolled_out(result)
+
+
+def as_rolled_out(obj):
+    """A Deployment with its status as if its rollout had completed."""
+    if not obj or obj.get("kind") != "Deployment":
+        return obj
+    obj = copy.deepcopy(obj)
+    replicas = (obj.get("spec") or {}).get("replicas", 1)
+    meta = obj.setdefault("metadata", {})
+    meta.setdefault("resourceVersion", "0")
+    obj["status"] = dict(observedGeneration=meta.get("generation", 1), replicas=replicas,
+                         updatedReplicas=replicas, readyReplicas=replicas,
+                         availableReplicas=replicas)
+    return obj
+
+
+def _default_view(obj):
+    return obj
+
+
+def _where(writes):
+    return ", ".join("%s %s/%s" % (w.resource.kind, w.namespace, w.name) for w in writes)

@@ -1,0 +1,119 @@
+"""An in-memory stand-in for the collection's REST client (k8s/client.py's Kube), for unit
+tests of the engine and of backends' decisions on recorded objects.
+
+It keeps objects by (kind, namespace, name), bumps resourceVersion and generation on every
+write, honours a resourceVersion precondition in a merge patch (409 when stale), and lets
+a test script another writer (``before_write``) or a controller (``after_write``). Waits
+are not simulated here: a backend's proof is exercised on the testbed.
+"""
+
+import copy
+
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    KubeError,
+    merge_patch,
+)
+
+
+class FakeKube(object):
+    def __init__(self, objects=(), before_write=None, after_write=None):
+        self.store = {}
+        self.rv = 100
+        self.requests = []  # (verb, kind, name) for every call, reads included
+        self.before_write = before_write  # f(fake, verb, key) -> runs before each write
+        self.after_write = after_write    # f(fake, key) -> runs after each write
+        for obj in objects:
+            self.put(obj)
+
+    # --- helpers for tests -------------------------------------------------
+    def put(self, obj):
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        self.rv += 1
+        meta["resourceVersion"] = str(self.rv)
+        meta.setdefault("generation", 1)
+        self.store[(obj["kind"], meta.get("namespace"), meta["name"])] = obj
+        return copy.deepcopy(obj)
+
+    def obj(self, kind, namespace, name):
+        return copy.deepcopy(self.store.get((kind, namespace, name)))
+
+    def writes(self):
+        return [r for r in self.requests if r[0] not in ("get", "list")]
+
+    # --- the client's verbs ------------------------------------------------
+    def get_or_none(self, resource, namespace, name):
+        self.requests.append(("get", resource.kind, name))
+        return self.obj(resource.kind, namespace, name)
+
+    def get(self, resource, namespace, name):
+        obj = self.get_or_none(resource, namespace, name)
+        if obj is None:
+            raise KubeError(404, "NotFound", '%s "%s" not found' % (resource.plural, name))
+        return obj
+
+    def list(self, resource, namespace=None, label_selector=None, field_selector=None):
+        self.requests.append(("list", resource.kind, namespace))
+        only = field_selector.split("=", 1)[1] if field_selector else None
+        items = [copy.deepcopy(o) for (kind, ns, name), o in sorted(self.store.items())
+                 if kind == resource.kind and ns == namespace and only in (None, name)]
+        return {"metadata": {"resourceVersion": str(self.rv)}, "items": items}
+
+    def _write(self, verb, resource, namespace, name):
+        self.requests.append((verb, resource.kind, name))
+        key = (resource.kind, namespace, name)
+        if self.before_write is not None:
+            self.before_write(self, verb, key)
+        return key
+
+    def _store(self, key, obj, bump_generation=True):
+        meta = obj.setdefault("metadata", {})
+        old = self.store.get(key)
+        self.rv += 1
+        meta["resourceVersion"] = str(self.rv)
+        meta["generation"] = ((old or {}).get("metadata", {}).get("generation", 0)
+                              + (1 if bump_generation else 0)) or 1
+        self.store[key] = obj
+        if self.after_write is not None:
+            self.after_write(self, key)
+        return copy.deepcopy(self.store[key])
+
+    def create(self, resource, namespace, body, dry_run=False):
+        key = self._write("create", resource, namespace, body["metadata"]["name"])
+        if key in self.store:
+            raise KubeError(409, "AlreadyExists", "%s \"%s\" already exists"
+                            % (resource.plural, key[2]))
+        obj = copy.deepcopy(body)
+        obj["metadata"].setdefault("namespace", namespace)
+        return obj if dry_run else self._store(key, obj)
+
+    def patch(self, resource, namespace, name, patch, content_type=None, subresource=None,
+              dry_run=False):
+        key = self._write("patch", resource, namespace, name)
+        current = self.store.get(key)
+        if current is None:
+            raise KubeError(404, "NotFound", '%s "%s" not found' % (resource.plural, name))
+        wanted_rv = (patch.get("metadata") or {}).get("resourceVersion")
+        if wanted_rv is not None and wanted_rv != current["metadata"]["resourceVersion"]:
+            raise KubeError(409, "Conflict", "Operation cannot be fulfilled on %s \"%s\": the "
+                            "object has been modified; please apply your changes to the "
+                            "latest version and try again" % (resource.plural, name))
+        new = merge_patch(current, patch)
+        return new if dry_run else self._store(key, new)
+
+    def replace(self, resource, namespace, name, body):
+        key = self._write("replace", resource, namespace, name)
+        current = self.store.get(key)
+        wanted_rv = body["metadata"].get("resourceVersion")
+        if current is not None and wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
+            raise KubeError(409, "Conflict", "the object has been modified")
+        return self._store(key, copy.deepcopy(body))
+
+    def apply(self, resource, namespace, name, body, field_manager, dry_run=False):
+        key = self._write("apply", resource, namespace, name)
+        new = merge_patch(self.store.get(key) or {}, body)
+        return new if dry_run else self._store(key, new)
+
+    def delete(self, resource, namespace, name):
+        key = self._write("delete", resource, namespace, name)
+        self.store.pop(key, None)

@@ -1,0 +1,269 @@
+"""The release engine with a fake backend: one write per object with the read
+resourceVersion, re-plan on 409 (bounded, one message), check mode simulates, the proof
+runs only when something was written, a rejection is handed to the backend, and the
+report skeleton."""
+
+import pytest
+
+from ansible_collections.progressive.delivery.plugins.module_utils import engine as eng
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    CONFIGMAP,
+    DEPLOYMENT,
+    KubeError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
+    WaitFailed,
+    WaitTimeout,
+)
+
+from fake_kube import FakeKube
+
+NS = "web"
+
+
+def configmap(name, **data):
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": NS}, "data": data}
+
+
+class ColourBackend(object):
+    """Makes ConfigMap 'live' say colour=<wanted>; proof and rejection are scripted."""
+
+    def __init__(self, wanted, proof=None, one_at_a_time=False):
+        self.wanted = wanted
+        self.proof = proof
+        self.one_at_a_time = one_at_a_time
+        self.plans = 0
+        self.restored = None
+
+    def observe(self, engine):
+        return engine.get(CONFIGMAP, NS, "live")
+
+    def plan(self, live):
+        self.plans += 1
+        if live is None:
+            return [eng.Write("create", CONFIGMAP, NS, "live", configmap("live", colour=self.wanted),
+                              "create live")]
+        if live["data"].get("colour") == self.wanted:
+            return []
+        return [eng.Write("patch", CONFIGMAP, NS, "live", {
+            "metadata": {"resourceVersion": live["metadata"]["resourceVersion"]},
+            "data": {"colour": self.wanted}}, "switch live to %s" % self.wanted)]
+
+    def prove(self, engine, observed, writes):
+        if self.proof is not None:
+            self.proof()
+
+    def rejected(self, engine, observed, writes, error):
+        self.restored = observed["data"]["colour"]
+        engine.kube.patch(CONFIGMAP, NS, "live", {"data": {"colour": self.restored}})
+        raise WaitFailed("rejected (%s); put back %s" % (error, self.restored))
+
+    def report(self, engine, first, observed, writes):
+        live = engine.get(CONFIGMAP, NS, "live")
+        return dict(colour=live["data"]["colour"] if live else None,
+                    colour_before=first["data"]["colour"] if first else None)
+
+
+def test_one_write_with_the_read_resource_version():
+    kube = FakeKube([configmap("live", colour="blue")])
+    result = eng.Engine(kube).run(ColourBackend("green"))
+    assert result["changed"] is True
+    assert result["actions"] == ["switch live to green"]
+    assert result["colour"] == "green" and result["colour_before"] == "blue"
+    assert result["diff"]["before"]["ConfigMap/live"]["data"] == {"colour": "blue"}
+    assert result["diff"]["after"]["ConfigMap/live"]["data"] == {"colour": "green"}
+    assert [w[0] for w in kube.writes()] == ["patch"]
+
+
+def test_second_identical_run_is_not_changed_and_writes_nothing():
+    kube = FakeKube([configmap("live", colour="green")])
+    result = eng.Engine(kube).run(ColourBackend("green"))
+    assert result["changed"] is False and result["actions"] == []
+    assert kube.writes() == []
+
+
+def test_create_when_missing():
+    kube = FakeKube()
+    result = eng.Engine(kube).run(ColourBackend("green"))
+    assert result["actions"] == ["create live"]
+    assert kube.obj("ConfigMap", NS, "live")["data"] == {"colour": "green"}
+
+
+def test_conflict_means_read_and_plan_again_and_the_other_write_survives():
+    seen = []
+
+    def other_writer(fake, verb, key):
+        if not seen:  # once: someone else writes between our read and our write
+            seen.append(verb)
+            obj = fake.obj(*key)
+            obj["metadata"]["labels"] = {"touched-by": "other"}
+            fake._store(key, obj, bump_generation=False)
+
+    kube = FakeKube([configmap("live", colour="blue")], before_write=other_writer)
+    backend = ColourBackend("green")
+    result = eng.Engine(kube).run(backend)
+    assert result["colour"] == "green"
+    assert backend.plans == 2
+    live = kube.obj("ConfigMap", NS, "live")
+    assert live["metadata"]["labels"] == {"touched-by": "other"}
+
+
+def test_conflicts_are_bounded_with_one_clear_message():
+    def always_other(fake, verb, key):
+        obj = fake.obj(*key)
+        fake._store(key, obj, bump_generation=False)
+
+    kube = FakeKube([configmap("live", colour="blue")], before_write=always_other)
+    with pytest.raises(eng.ConflictError) as err:
+        eng.Engine(kube).run(ColourBackend("green"))
+    assert err.value.status == 409
+    assert "ConfigMap web/live was changed by another writer 4 times" in str(err.value)
+    assert "nothing of theirs was overwritten" in str(err.value)
+    assert kube.obj("ConfigMap", NS, "live")["data"] == {"colour": "blue"}
+
+
+def test_other_api_errors_are_not_retried():
+    def forbidden(fake, verb, key):
+        raise KubeError(403, "Forbidden", "configmaps \"live\" is forbidden")
+
+    kube = FakeKube([configmap("live", colour="blue")], before_write=forbidden)
+    backend = ColourBackend("green")
+    with pytest.raises(KubeError) as err:
+        eng.Engine(kube).run(backend)
+    assert err.value.status == 403 and backend.plans == 1
+
+
+def test_check_mode_simulates_writes_nothing_and_reports_the_prediction():
+    kube = FakeKube([configmap("live", colour="blue")])
+    proofs = []
+    result = eng.Engine(kube, check_mode=True).run(ColourBackend("green", proofs.append))
+    assert result["changed"] is True
+    assert result["colour"] == "green"  # the report reads the simulated object
+    assert kube.writes() == []
+    assert proofs == []  # no waiting in check mode
+    assert kube.obj("ConfigMap", NS, "live")["data"] == {"colour": "blue"}
+
+
+def test_proof_runs_only_after_a_write():
+    calls = []
+    kube = FakeKube([configmap("live", colour="green")])
+    eng.Engine(kube).run(ColourBackend("green", proof=lambda: calls.append(1)))
+    assert calls == []
+    kube = FakeKube([configmap("live", colour="blue")])
+    eng.Engine(kube).run(ColourBackend("green", proof=lambda: calls.append(1)))
+    assert calls == [1]
+
+
+def test_rejection_is_handed_to_the_backend_which_restores():
+    def never(*unused):
+        raise WaitTimeout("Ready=False: the controller refused green")
+
+    kube = FakeKube([configmap("live", colour="blue")])
+    backend = ColourBackend("green", proof=never)
+    with pytest.raises(WaitFailed) as err:
+        eng.Engine(kube).run(backend)
+    assert "refused green" in str(err.value) and "put back blue" in str(err.value)
+    assert kube.obj("ConfigMap", NS, "live")["data"] == {"colour": "blue"}
+
+
+def test_proof_without_a_rejection_handler_raises_the_wait_error():
+    engine = eng.Engine(FakeKube())
+
+    def fails():
+        raise WaitTimeout("still waiting")
+
+    with pytest.raises(WaitTimeout):
+        engine.prove(fails)
+    assert eng.Engine(FakeKube(), wait=False).prove(fails) is None
+
+
+class Counter(object):
+    """Scales two Deployments one at a time: the engine writes the first, settles it,
+    and plans again on fresh reads."""
+
+    one_at_a_time = True
+
+    def __init__(self, targets):
+        self.targets = targets
+        self.settled = []
+
+    def observe(self, engine):
+        return dict((name, engine.get(DEPLOYMENT, NS, name)) for name in self.targets)
+
+    def plan(self, observed):
+        return [eng.Write("patch", DEPLOYMENT, NS, name, {"spec": {"replicas": want}},
+                          "scale %s to %d" % (name, want))
+                for name, want in sorted(self.targets.items())
+                if observed[name]["spec"]["replicas"] != want]
+
+    def settle(self, write):
+        self.settled.append(write.name)
+
+    def report(self, engine, first, observed, writes):
+        return dict(writes=len(writes))
+
+
+def deployment(name, replicas):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": NS}, "spec": {"replicas": replicas}}
+
+
+def test_one_at_a_time_settles_each_write_then_plans_again():
+    kube = FakeKube([deployment("a", 1), deployment("b", 3)])
+    backend = Counter({"a": 3, "b": 1})
+    result = eng.Engine(kube).run(backend)
+    assert result["actions"] == ["scale a to 3", "scale b to 1"]
+    assert backend.settled == ["a", "b"]
+
+
+def test_check_mode_one_at_a_time_sees_its_own_writes_as_rolled_out():
+    kube = FakeKube([deployment("a", 1), deployment("b", 3)])
+    backend = Counter({"a": 3, "b": 1})
+    engine = eng.Engine(kube, check_mode=True)
+    result = engine.run(backend)
+    assert result["actions"] == ["scale a to 3", "scale b to 1"]
+    assert kube.writes() == [] and backend.settled == []
+    simulated = engine.get(DEPLOYMENT, NS, "a")
+    assert simulated["status"]["readyReplicas"] == 3
+
+
+def test_a_plan_that_never_settles_is_an_error_not_a_loop():
+    class Restless(Counter):
+        def plan(self, observed):
+            return [eng.Write("patch", DEPLOYMENT, NS, "a", {"spec": {"replicas": 9}})]
+
+    kube = FakeKube([deployment("a", 1)])
+    with pytest.raises(KubeError) as err:
+        eng.Engine(kube).run(Restless({"a": 9}))
+    assert "did not settle after 8 writes" in str(err.value)
+
+
+def test_list_in_check_mode_folds_in_simulated_objects():
+    kube = FakeKube([deployment("a", 1)])
+    engine = eng.Engine(kube, check_mode=True)
+    engine.write(eng.Write("create", DEPLOYMENT, NS, "b", deployment("b", 2)))
+    engine.write(eng.Write("patch", DEPLOYMENT, NS, "a", {"spec": {"replicas": 5}}))
+    names = sorted((d["metadata"]["name"], d["spec"]["replicas"])
+                   for d in engine.list(DEPLOYMENT, NS))
+    assert names == [("a", 5), ("b", 2)]
+    engine.write(eng.Write("delete", DEPLOYMENT, NS, "a"))
+    assert [d["metadata"]["name"] for d in engine.list(DEPLOYMENT, NS)] == ["b"]
+
+
+def test_write_rejects_an_unknown_verb():
+    with pytest.raises(ValueError):
+        eng.Write("upsert", CONFIGMAP, NS, "x")
+
+
+def test_result_skeleton_and_remaining_budget():
+    now = [100.0]
+    engine = eng.Engine(FakeKube(), wait_timeout=30, clock=lambda: now[0])
+    now[0] = 110.0
+    assert engine.remaining() == 20
+    now[0] = 200.0
+    assert engine.remaining() == 1
+    engine.warnings.append("careful")
+    result = engine.result(extra=1)
+    assert result == dict(changed=False, actions=[], diff=dict(before={}, after={}),
+                          warnings=["careful"], extra=1)
