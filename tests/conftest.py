@@ -35,3 +35,9 @@ def pytest_sessionfinish(session, exitstatus):
                 reason = reason[2]
             reporter.write_line("  skipped: %s (%s)" % (report.nodeid, reason))
         session.exitstatus = 1
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "reliability: faults, races and bad input a release must survive "
+        "(select with -m reliability)")

@@ -2,6 +2,8 @@
 
 import pytest
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import KubeError
+
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitFailed,
@@ -70,3 +72,55 @@ def test_timeout_carries_the_last_message():
     with pytest.raises(WaitTimeout) as err:
         run(script, equals(3), timeout=5)
     assert str(err.value) == "state is 2"
+
+
+class Outage(Script):
+    """Reads and streams that raise (an API server restart) where the script says so: an
+    entry that is an exception is raised instead of returned."""
+
+    def read(self):
+        self.read_count += 1
+        state = self.reads.pop(0)
+        if isinstance(state, Exception):
+            self.now += 5.0
+            raise state
+        return state, "rv%d" % self.read_count
+
+    def events(self, unused_rv, unused_remaining):
+        for event in self.streams.pop(0) if self.streams else []:
+            self.now += self.tick
+            if isinstance(event, Exception):
+                raise event
+            yield event
+        self.now += self.tick
+
+
+def refused():
+    return KubeError(0, "ConnectionError", "cannot reach the API server: connection refused")
+
+
+def run_outage(script, predicate, timeout=60):
+    return _watch_until(script.read, script.events, replace, predicate, timeout, script.clock,
+                        sleep=lambda seconds: None)
+
+
+def test_a_stream_cut_by_a_restart_reads_again_and_goes_on():
+    script = Outage(reads=[1, refused(), refused(), 2],
+                    streams=[[("MODIFIED", 1), refused()], [("MODIFIED", 3)]])
+    assert run_outage(script, equals(3)) == 3
+    assert script.read_count == 4
+
+
+def test_an_outage_longer_than_the_wait_times_out_saying_so():
+    script = Outage(reads=[1] + [refused()] * 30, streams=[[refused()]])
+    with pytest.raises(WaitTimeout) as err:
+        run_outage(script, equals(3), timeout=20)
+    assert "cannot reach the API server" in str(err.value)
+    assert "last seen: state is 1" in str(err.value)
+
+
+def test_a_non_transient_error_is_not_retried():
+    script = Outage(reads=[KubeError(403, "Forbidden", "pods is forbidden")], streams=[])
+    with pytest.raises(KubeError) as err:
+        run_outage(script, equals(3))
+    assert err.value.status == 403 and script.read_count == 1

@@ -41,6 +41,9 @@ CONFIGMAP = Resource("v1", "ConfigMap", "configmaps", True)
 INGRESS = Resource("networking.k8s.io/v1", "Ingress", "ingresses", True)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+# An API server restart looks like refused connections, then 503s while it starts: worth
+# riding out for this long. Other transient answers get the short bounded backoff.
+RESTART_SECONDS = 60
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
@@ -63,6 +66,15 @@ class KubeError(Exception):
     @property
     def conflict(self):
         return self.status == 409
+
+    @property
+    def transient(self):
+        """The server was unreachable or overloaded: the same request may work later."""
+        return self.status == 0 or self.status in RETRY_STATUSES
+
+
+def connection_error(exc):
+    return KubeError(0, "ConnectionError", "cannot reach the API server: %s" % exc)
 
 
 def _error_from(exc):
@@ -97,32 +109,37 @@ def backoff_delays(attempts=5, first=0.2, ceiling=2.0):
 
 
 class Kube(object):
-    """JSON requests against the API server, retried on transient failures."""
+    """JSON requests against the API server, retried on transient failures: briefly for
+    429/5xx answers, for up to RESTART_SECONDS while the server cannot be reached (a
+    restart), so a release rides out a control-plane restart instead of failing."""
 
-    def __init__(self, api_client, attempts=5, sleep=time.sleep):
+    def __init__(self, api_client, attempts=5, sleep=time.sleep,
+                 restart_seconds=RESTART_SECONDS, clock=time.monotonic):
         self.api_client = api_client
         self.attempts = attempts
         self.sleep = sleep
+        self.restart_seconds = restart_seconds
+        self.clock = clock
 
     # --- transport -------------------------------------------------------
     def request(self, method, path, query=None, body=None, content_type=None, timeout=None):
         delays = backoff_delays(self.attempts)
+        restart_deadline = self.clock() + self.restart_seconds
         while True:
             try:
                 return self._request_once(method, path, query, body, content_type, timeout)
             except ApiException as exc:
                 if exc.status not in RETRY_STATUSES:
                     raise _error_from(exc)
-                retry_after = _retry_after(exc)
-                delay = next(delays, None)
-                if delay is None:
-                    raise _error_from(exc)
-                self.sleep(max(delay, retry_after))
+                error, pause = _error_from(exc), _retry_after(exc)
             except Urllib3Error as exc:
-                delay = next(delays, None)
-                if delay is None:
-                    raise KubeError(0, "ConnectionError", "cannot reach the API server: %s" % exc)
-                self.sleep(delay)
+                error, pause = connection_error(exc), 0.0
+            delay = next(delays, None)
+            if delay is None and error.status in (0, 503) and self.clock() < restart_deadline:
+                delay = 2.0  # the server is away (restarting): keep trying, not hammering
+            if delay is None:
+                raise error
+            self.sleep(max(delay, pause))
 
     def _request_once(self, method, path, query, body, content_type, timeout):
         headers = {"Accept": "application/json"}
@@ -235,10 +252,14 @@ class Kube(object):
                                   {"Accept": "application/json"}, None, (10, timeout + 5))
         except ApiException as exc:
             raise _error_from(exc)
+        except Urllib3Error as exc:
+            raise connection_error(exc)
         try:
             for line in _stream_lines(response):
                 event = json.loads(line)
                 yield event.get("type"), event.get("object") or {}
+        except Urllib3Error as exc:  # the server went away mid-stream
+            raise connection_error(exc)
         finally:
             response.release_conn()
 

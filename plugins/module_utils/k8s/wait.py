@@ -21,6 +21,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
     KubeError,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
+    Check,
     deployment_rollout,
     describe_unready_pod,
     label_selector_string,
@@ -111,24 +112,35 @@ def wait_for_all(kube, resource, namespace, label_selector, predicate, timeout,
     return in_order(found)
 
 
-def _watch_until(read, events, apply, predicate, timeout, clock, error_object=lambda s: s):
+def _watch_until(read, events, apply, predicate, timeout, clock, error_object=lambda s: s,
+                 sleep=time.sleep):
     """The loop behind the waits: judge the state on a read, then after every watch event
-    folded into it. A watch that ends early (server timeout, 410 Gone) restarts from a
-    fresh read, so no change between the two is missed."""
+    folded into it. A watch that ends early (server timeout, 410 Gone, the connection
+    dropped by an API server restart) restarts from a fresh read, so no change between
+    the two is missed; an unreachable server is retried until the deadline."""
     deadline = clock() + timeout
+    state, check = None, Check(False, "no answer from the API server yet")
     while True:
-        state, resource_version = read()
-        check = predicate(state)
-        if not (check.done or check.failed) and clock() < deadline:
-            for event_type, event_obj in events(resource_version, deadline - clock()):
-                if event_type == "ERROR":
-                    break  # typically 410 Gone: read again and watch from there
-                if event_type == "BOOKMARK":
-                    continue
-                state = apply(state, event_type, event_obj)
-                check = predicate(state)
-                if check.done or check.failed or clock() >= deadline:
-                    break
+        try:
+            state, resource_version = read()
+            check = predicate(state)
+            if not (check.done or check.failed) and clock() < deadline:
+                for event_type, event_obj in events(resource_version, deadline - clock()):
+                    if event_type == "ERROR":
+                        break  # typically 410 Gone: read again and watch from there
+                    if event_type == "BOOKMARK":
+                        continue
+                    state = apply(state, event_type, event_obj)
+                    check = predicate(state)
+                    if check.done or check.failed or clock() >= deadline:
+                        break
+        except KubeError as exc:
+            if not exc.transient:
+                raise
+            check = Check(False, "%s (last seen: %s)" % (exc, check.message))
+            if clock() < deadline:
+                sleep(min(1.0, max(0.0, deadline - clock())))
+                continue
         if check.done:
             return state
         if check.failed:
