@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -41,6 +42,9 @@ def kube_for(module):
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"),
                          exception=str(KUBERNETES_IMPORT_ERROR))
+    path = module.params.get("kubeconfig")
+    if isinstance(path, str) and not os.path.exists(os.path.expanduser(path)):
+        module.fail_json(msg="kubeconfig: the file %s does not exist" % path)
     try:
         return Kube(build_api_client(module.params))
     except Exception as exc:  # kubeconfig parse errors come in many types

@@ -37,9 +37,21 @@ options:
         C(threshold), C(pass_on_empty) (default false), C(timeout). The first sample of the
         answer is compared: passes when C(value comparison threshold) holds."
       - Every gate may have a C(name) (default C(<type>-<index>)); names are unique.
+      - Credentials are masked in everything the module returns and in the arguments Ansible
+        shows at C(-vvv): the password (or token) in a URL such as
+        C(https://user:secret@host/), and the values of credential headers (C(Authorization),
+        C(Cookie), and headers whose name contains C(token), C(secret), C(key), C(auth) or
+        C(password)).
     type: list
     elements: dict
     required: true
+  validate_only:
+    description:
+      - Check every gate's fields and return, without evaluating any gate. Release roles
+        run this first, so a bad gate stops the release before anything is written.
+      - Also accepts V(tasks) gates (C(file), the task file the C(release_gate) role runs).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - progressive.delivery.k8s_auth
 attributes:
@@ -125,6 +137,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks 
     evaluate_gates,
     validate_gates,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.secrets import (
+    gate_secrets,
+    protect,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
     kube_for,
@@ -133,13 +149,18 @@ from ansible_collections.progressive.delivery.plugins.module_utils.module_entry 
 
 
 def main():
-    spec = argument_spec(dict(gates=dict(type="list", elements="dict", required=True)))
+    spec = argument_spec(dict(gates=dict(type="list", elements="dict", required=True),
+                              validate_only=dict(type="bool", default=False)))
     spec.pop("wait")
     spec.pop("wait_timeout")
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    protect(module, gate_secrets(module.params["gates"]))
 
     def work():
         gates = module.params["gates"]
+        if module.params["validate_only"]:
+            validate_gates(gates, allow_tasks=True)
+            return dict(changed=False, passed=True, failed_gates=[], results=[], summary="")
         validate_gates(gates)
         needs_cluster = any(g["type"] == "pods_ready" for g in gates)
         kube = kube_for(module) if needs_cluster else None

@@ -252,3 +252,13 @@ def test_canary_release_rolls_back_when_prometheus_reports_errors(
     assert ready(kube, namespace, "myapp") == 4
     assert image(kube, namespace, "myapp") == "ikubernetes/myapp:v1"
     assert record(kube, namespace)["phase"] == "aborted"
+
+
+def test_a_query_prometheus_refuses_fails_with_prometheus_own_words(prometheus):
+    result = run_module("gate_check", gates=[
+        {"name": "typo", "type": "prometheus", "url": prometheus,
+         "query": "sum(rate(http_requests_total[1m]", "threshold": 1}])
+    assert not result.get("failed"), result
+    assert result["failed_gates"] == ["typo"]
+    message = result["results"][0]["message"]
+    assert "status 400, bad_data" in message and "parse error" in message, message

@@ -101,3 +101,62 @@ def test_pods_verdict():
                        "2 container restarts > max_restarts 1")
     passed, message = g.pods_verdict({}, [])[:2]
     assert not passed and "0 ready pods < min_ready 1" in message
+
+
+@pytest.mark.parametrize("gate, path, words", [
+    ({"type": "http", "url": "http://x", "name": ["a", "b"]}, "gates[0].name",
+     "must be a non-empty string, got ['a', 'b']"),
+    ({"type": "http", "url": "http://x", "interval_ms": "100ms"}, "gates[0].interval_ms",
+     "got '100ms'"),
+    ({"type": "http", "url": "http://x", "latency_percentile": "p95"},
+     "gates[0].latency_percentile", "got 'p95'"),
+    ({"type": "http", "url": "http://x", "expect_status": "ok"}, "gates[0].expect_status",
+     "got 'ok'"),
+    ({"type": "http", "url": "http://x", "headers": ["Authorization: x"]}, "gates[0].headers",
+     "dictionary"),
+    ({"url": "http://x"}, "gates[0].type", "is required: one of http, pods_ready, prometheus"),
+    ({"type": ["http"]}, "gates[0].type", "['http'] is not one of"),
+    ({"type": "prometheus", "url": "http://p", "query": "up", "threshold": "abc"},
+     "gates[0].threshold", "must be a number, got 'abc'"),
+    ({"type": "pods_ready", "namespace": 3, "selector": {"a": "b"}}, "gates[0].namespace",
+     "got 3"),
+    ({"type": "pods_ready", "namespace": "n", "selector": {"a": "b"}, "min_ready": True},
+     "gates[0].min_ready", "got True"),
+])
+def test_inputs_users_get_wrong_are_named_by_field_and_value(gate, path, words):
+    with pytest.raises(ValidationError) as err:
+        g.validate_gates([gate])
+    assert [e.path for e in err.value.errors] == [path]
+    assert words in str(err.value)
+
+
+def test_not_a_list_is_an_error_not_a_crash():
+    with pytest.raises(ValidationError) as err:
+        g.validate_gates({"type": "http"})
+    assert str(err.value).startswith("gates: must be a list of gates")
+
+
+def test_task_file_gates_validate_only_where_allowed():
+    g.validate_gates([{"type": "tasks", "file": "checks.yml"}], allow_tasks=True)
+    with pytest.raises(ValidationError) as err:
+        g.validate_gates([{"type": "tasks"}], allow_tasks=True)
+    assert [e.path for e in err.value.errors] == ["gates[0].file"]
+    with pytest.raises(ValidationError):
+        g.validate_gates([{"type": "tasks", "file": "checks.yml"}])
+
+
+def test_a_url_password_never_reaches_an_error_or_a_message():
+    with pytest.raises(ValidationError) as err:
+        g.validate_gates([{"type": "http", "url": "ftp://me:hunter2@host/"}])
+    assert "hunter2" not in str(err.value) and "ftp://me:********@host/" in str(err.value)
+    gate = {"url": "https://me:hunter2@127.0.0.1/health"}
+    passed, message, values = g.http_verdict(gate, [(200, "", 0.01, None)])
+    assert "hunter2" not in message and "me:********@127.0.0.1" in message
+
+
+def test_prometheus_refusal_is_given_in_prometheus_words():
+    body = json.dumps({"status": "error", "errorType": "bad_data",
+                       "error": "invalid parameter \"query\": 1:5: parse error: unexpected"})
+    assert g.prometheus_error(400, body) == (
+        "status 400, bad_data: invalid parameter \"query\": 1:5: parse error: unexpected")
+    assert g.prometheus_error(502, "<html>bad gateway</html>") == "status 502"
