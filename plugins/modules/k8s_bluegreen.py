@@ -23,7 +23,7 @@ description:
     case (Service names may not contain dots), so version C(v1.22.0) of C(nginx) gets the
     Service C(nginx-v1-22-0). It switches the backend of the Ingress's live path; the
     candidate is previewed through a regex path with an ingress-nginx rewrite
-    (C(/green(/|$)(.*)) to C(/$2)) and/or a preview host.
+    (V(/green(/|$\)(.*\)) to V(/$2)) and/or a preview host.
   - The version that was live before a promotion is recorded in the
     C(progressive.delivery/previous-version) annotation of the live Service (or Ingress),
     so O(state=rolled_back) needs no other input.
@@ -137,7 +137,7 @@ options:
         type: raw
       preview_path:
         description:
-          - A regular expression path routed to the candidate, such as C(/green(/|$)(.*)).
+          - A regular expression path routed to the candidate, such as V(/green(/|$\)(.*\)).
           - It is put in its own Ingress (O(ingress.preview_ingress)) because ingress-nginx
             applies C(rewrite-target) to every path of an Ingress.
         type: str
@@ -313,15 +313,10 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.backend import (
-    run_bluegreen,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.status import (
-    PlanError,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.validation import (
-    STATES,
-    validate,
+from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen import (
+    backend,
+    status,
+    validation,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
@@ -347,7 +342,7 @@ OWN_SPEC = dict(
     name=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
     version=dict(type="str"),
-    state=dict(type="str", default="deployed", choices=list(STATES)),
+    state=dict(type="str", default="deployed", choices=list(validation.STATES)),
     app_labels=dict(type="dict"),
     version_label=dict(type="str", default="version"),
     definition=dict(type="dict"),
@@ -373,13 +368,12 @@ def main():
     )
 
     def work():
-        spec = validate(module.params)
-        kube = kube_for(module)
-        return run_bluegreen(kube, spec, check_mode=module.check_mode,
-                             wait=module.params["wait"],
-                             wait_timeout=module.params["wait_timeout"])
+        spec = validation.validate(module.params)
+        return backend.run_bluegreen(kube_for(module), spec, check_mode=module.check_mode,
+                                     wait=module.params["wait"],
+                                     wait_timeout=module.params["wait_timeout"])
 
-    run_module(module, work, refusal_types=(PlanError,))
+    run_module(module, work, refusal_types=(status.PlanError,))
 
 
 if __name__ == "__main__":

@@ -193,6 +193,18 @@ def test_rolled_back_scales_the_previous_version_up_first_then_switches():
     assert again["changed"] is False and len(kube.writes()) == 2
 
 
+def test_check_mode_predicts_a_rollback_that_scales_up_first():
+    """The simulated scale-up counts as rolled out, so the switch that follows is planned."""
+    scaled_down = deployment("v1", replicas=0, annotations={status.SCALED_DOWN_FROM: "3"})
+    kube = FakeKube([scaled_down, deployment("v2"), v2_live_after_v1()])
+    stored = copy.deepcopy(kube.store)
+    result = run_bluegreen(kube, spec(state="rolled_back", version=None), check_mode=True)
+    assert kube.sent == [] and kube.store == stored
+    assert result["actions"] == ["scale Deployment myapp-v1 0 -> 3",
+                                 "Service myapp-lan selector version=v2 -> v1"]
+    assert result["live_version"] == "v1" and result["rolled_back_from"] == "v2"
+
+
 def test_rolled_back_to_a_version_that_is_not_ready_is_refused_after_nothing_is_written():
     not_ready = deployment("v1")
     not_ready["status"]["readyReplicas"] = 1

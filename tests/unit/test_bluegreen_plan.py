@@ -50,7 +50,7 @@ def service(version, annotations=None, name="myapp-lan"):
 def observed(deployments, svc=None, preview=None, ingress=None, preview_ingress=None,
              version_services=None):
     return status.Observed(deployments, svc, preview, ingress, preview_ingress,
-                       version_services or {})
+                           version_services or {})
 
 
 # --- the Deployment -----------------------------------------------------------
@@ -131,15 +131,13 @@ def test_selector_matching_two_versions_is_refused():
     spec = validate(params())
     with pytest.raises(status.PlanError):
         traffic.check_selector_targets_one(spec, {"app": "myapp"}, "v2",
-                                      [deployment("v1"), deployment("v2")], "Service myapp-lan")
+                                           [deployment("v1"), deployment("v2")],
+                                           "Service myapp-lan")
+    other = {"metadata": {"name": "other"}, "spec": {"template": {"metadata": {
+        "labels": {"app": "myapp", "version": "v2", "x": "1"}}}}}
     with pytest.raises(status.PlanError, match="several Deployments"):
         traffic.check_selector_targets_one(spec, {"app": "myapp", "version": "v2"}, "v2",
-                                      [deployment("v2"), {"metadata": {"name": "other"},
-                                                          "spec": {"template": {"metadata": {
-                                                              "labels": {"app": "myapp",
-                                                                         "version": "v2",
-                                                                         "x": "1"}}}}}],
-                                      "Service myapp-lan")
+                                           [deployment("v2"), other], "Service myapp-lan")
 
 
 def test_extra_selector_keys_are_kept_and_dropped_keys_sent_as_null():

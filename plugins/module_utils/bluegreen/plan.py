@@ -232,4 +232,3 @@ def plan_scale_down(spec, observed):
         return []
     record = annotations_of(dep).get(SCALED_DOWN_FROM) or str(current)
     return [scale_write(spec, dep, spec.scale_down_replicas, record)]
-

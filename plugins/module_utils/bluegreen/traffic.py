@@ -319,4 +319,3 @@ def drop_preview_writes(spec, observed):
         writes.append(Write("delete", INGRESS, spec.namespace, name, None,
                             "delete preview Ingress %s" % name))
     return writes
-

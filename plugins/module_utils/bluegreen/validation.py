@@ -181,4 +181,3 @@ def _validate_ingress(errs, ingress):
     if ingress.get("preview_host"):
         errs.check_dns_subdomain("ingress.preview_host", ingress["preview_host"])
     return ingress
-
