@@ -117,15 +117,21 @@ class Engine(object):
         return [obj for obj in by_name.values() if obj is not None]
 
     # --- writing ---------------------------------------------------------
-    def write(self, write, current=None):
+    def write(self, write, current=None, changed=None):
         """Send one write (or, in check mode, simulate it); record the diff and action.
-        ``current``: the object as read, when the caller has it (saves a read)."""
+        ``current``: the object as read, when the caller has it (saves a read).
+        ``changed(current, result)``: for a write whose effect only the server knows (a
+        server-side apply of what may be there already), whether it changed anything;
+        when it did not, nothing is recorded (no action, no diff, nothing simulated)."""
         if current is None and write.verb != "create":
             current = self.get(write.resource, write.namespace, write.name)
         label = "%s/%s" % (write.resource.kind, write.name)
-        self.before.setdefault(label, self.diff_view(current))
+        before = self.diff_view(current)
         result = simulate(write, current, self.kube) if self.check_mode else \
             self._send(write)
+        if changed is not None and current is not None and not changed(current, result):
+            return result
+        self.before.setdefault(label, before)
         if self.check_mode:
             self.simulated[write.key] = result
         self.written[write.key] = result

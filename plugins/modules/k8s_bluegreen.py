@@ -18,10 +18,12 @@ description:
     O(version_label)=<version>, and moves live traffic between them in one write.
   - B(Service mode) (O(service)) switches the live Service's selector between versions and
     previews the candidate through a second Service.
-  - B(Ingress mode) (O(ingress)) gives every version its own Service (named by
-    O(version_service_name_format), for example C(nginx-v1.22.0)) and switches the backend
-    of the Ingress's live path; the candidate is previewed through a regex path with an
-    ingress-nginx rewrite (C(/green(/|$)(.*)) to C(/$2)) and/or a preview host.
+  - B(Ingress mode) (O(ingress)) gives every version its own Service, named by
+    O(version_service_name_format) with dots turned into dashes and upper case into lower
+    case (Service names may not contain dots), so version C(v1.22.0) of C(nginx) gets the
+    Service C(nginx-v1-22-0). It switches the backend of the Ingress's live path; the
+    candidate is previewed through a regex path with an ingress-nginx rewrite
+    (V(/green(/|$\)(.*\)) to V(/$2)) and/or a preview host.
   - The version that was live before a promotion is recorded in the
     C(progressive.delivery/previous-version) annotation of the live Service (or Ingress),
     so O(state=rolled_back) needs no other input.
@@ -105,7 +107,10 @@ options:
       - Set to an empty string for no preview Service.
     type: str
   ingress:
-    description: Ingress mode (seed 003).
+    description:
+      - Ingress mode. Live traffic follows the backend of one path of this Ingress; every
+        version gets its own Service, and the candidate is previewed through a separate
+        preview Ingress (a regex path with an ingress-nginx rewrite, and/or a preview host).
     type: dict
     suboptions:
       name:
@@ -132,7 +137,7 @@ options:
         type: raw
       preview_path:
         description:
-          - A regular expression path routed to the candidate, such as C(/green(/|$)(.*)).
+          - A regular expression path routed to the candidate, such as V(/green(/|$\)(.*\)).
           - It is put in its own Ingress (O(ingress.preview_ingress)) because ingress-nginx
             applies C(rewrite-target) to every path of an Ingress.
         type: str
@@ -152,7 +157,11 @@ options:
     type: str
     default: "{name}-{version}"
   version_service_name_format:
-    description: Name of each version's Service in Ingress mode.
+    description:
+      - Name of each version's Service in Ingress mode; C({name}) and C({version}) are
+        replaced.
+      - Dots become dashes and the name is lower-cased, because Service names are DNS-1035
+        labels; the default gives C(nginx-v1-22-0) for version C(v1.22.0) of C(nginx).
     type: str
     default: "{name}-{version}"
   force:
@@ -182,7 +191,7 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Deploy v2 beside v1 (seed 001)
+- name: Deploy v2 beside v1 and preview it through myapp-lan-preview
   progressive.delivery.k8s_bluegreen:
     name: myapp
     namespace: blue-green
@@ -213,7 +222,7 @@ EXAMPLES = r"""
     service: myapp-lan
     state: rolled_back
 
-- name: Seed 003, preview v1.24.0 under /green/ on the live host
+- name: Ingress mode, preview v1.24.0 under /green/ on the live host (Service nginx-v1-24-0)
   progressive.delivery.k8s_bluegreen:
     name: nginx
     namespace: default
@@ -304,13 +313,10 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.plan import (
-    STATES,
-    PlanError,
-    validate,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.backend import (
-    run_bluegreen,
+from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen import (
+    backend,
+    status,
+    validation,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
@@ -336,7 +342,7 @@ OWN_SPEC = dict(
     name=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
     version=dict(type="str"),
-    state=dict(type="str", default="deployed", choices=list(STATES)),
+    state=dict(type="str", default="deployed", choices=list(validation.STATES)),
     app_labels=dict(type="dict"),
     version_label=dict(type="str", default="version"),
     definition=dict(type="dict"),
@@ -362,13 +368,12 @@ def main():
     )
 
     def work():
-        spec = validate(module.params)
-        kube = kube_for(module)
-        return run_bluegreen(kube, spec, check_mode=module.check_mode,
-                             wait=module.params["wait"],
-                             wait_timeout=module.params["wait_timeout"])
+        spec = validation.validate(module.params)
+        return backend.run_bluegreen(kube_for(module), spec, check_mode=module.check_mode,
+                                     wait=module.params["wait"],
+                                     wait_timeout=module.params["wait_timeout"])
 
-    run_module(module, work, refusal_types=(PlanError,))
+    run_module(module, work, refusal_types=(status.PlanError,))
 
 
 if __name__ == "__main__":

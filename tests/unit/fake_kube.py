@@ -3,11 +3,14 @@ tests of the engine and of backends' decisions on recorded objects.
 
 It keeps objects by (kind, namespace, name), bumps resourceVersion and generation on every
 write, honours a resourceVersion precondition in a merge patch (409 when stale), and lets
-a test script another writer (``before_write``) or a controller (``after_write``). Waits
-are not simulated here: a backend's proof is exercised on the testbed.
+a test script another writer (``before_write``) or a controller (``after_write``). Every
+write request is kept in ``sent`` with its body, so a test can check what was sent (a
+patch's resourceVersion precondition, say); dry runs are kept there too but are not
+``writes()``. Waits are not simulated here: a backend's proof is exercised on the testbed.
 """
 
 import copy
+from collections import namedtuple
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     KubeError,
@@ -15,11 +18,15 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 )
 
 
+Sent = namedtuple("Sent", "verb kind name body dry_run")
+
+
 class FakeKube(object):
     def __init__(self, objects=(), before_write=None, after_write=None):
         self.store = {}
         self.rv = 100
         self.requests = []  # (verb, kind, name) for every call, reads included
+        self.sent = []      # a Sent for every write request, dry runs included
         self.before_write = before_write  # f(fake, verb, key) -> runs before each write
         self.after_write = after_write    # f(fake, key) -> runs after each write
         for obj in objects:
@@ -39,7 +46,8 @@ class FakeKube(object):
         return copy.deepcopy(self.store.get((kind, namespace, name)))
 
     def writes(self):
-        return [r for r in self.requests if r[0] not in ("get", "list")]
+        """(verb, kind, name) of every write request but dry runs (a refused one included)."""
+        return [(s.verb, s.kind, s.name) for s in self.sent if not s.dry_run]
 
     # --- the client's verbs ------------------------------------------------
     def get_or_none(self, resource, namespace, name):
@@ -59,8 +67,9 @@ class FakeKube(object):
                  if kind == resource.kind and ns == namespace and only in (None, name)]
         return {"metadata": {"resourceVersion": str(self.rv)}, "items": items}
 
-    def _write(self, verb, resource, namespace, name):
+    def _write(self, verb, resource, namespace, name, body=None, dry_run=False):
         self.requests.append((verb, resource.kind, name))
+        self.sent.append(Sent(verb, resource.kind, name, copy.deepcopy(body), dry_run))
         key = (resource.kind, namespace, name)
         if self.before_write is not None:
             self.before_write(self, verb, key)
@@ -79,7 +88,8 @@ class FakeKube(object):
         return copy.deepcopy(self.store[key])
 
     def create(self, resource, namespace, body, dry_run=False):
-        key = self._write("create", resource, namespace, body["metadata"]["name"])
+        key = self._write("create", resource, namespace, body["metadata"]["name"], body,
+                          dry_run)
         if key in self.store:
             raise KubeError(409, "AlreadyExists", "%s \"%s\" already exists"
                             % (resource.plural, key[2]))
@@ -89,7 +99,7 @@ class FakeKube(object):
 
     def patch(self, resource, namespace, name, patch, content_type=None, subresource=None,
               dry_run=False):
-        key = self._write("patch", resource, namespace, name)
+        key = self._write("patch", resource, namespace, name, patch, dry_run)
         current = self.store.get(key)
         if current is None:
             raise KubeError(404, "NotFound", '%s "%s" not found' % (resource.plural, name))
@@ -102,7 +112,7 @@ class FakeKube(object):
         return new if dry_run else self._store(key, new)
 
     def replace(self, resource, namespace, name, body):
-        key = self._write("replace", resource, namespace, name)
+        key = self._write("replace", resource, namespace, name, body)
         current = self.store.get(key)
         wanted_rv = body["metadata"].get("resourceVersion")
         if current is not None and wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
@@ -110,7 +120,7 @@ class FakeKube(object):
         return self._store(key, copy.deepcopy(body))
 
     def apply(self, resource, namespace, name, body, field_manager, dry_run=False):
-        key = self._write("apply", resource, namespace, name)
+        key = self._write("apply", resource, namespace, name, body, dry_run)
         new = merge_patch(self.store.get(key) or {}, body)
         return new if dry_run else self._store(key, new)
 

@@ -1,11 +1,15 @@
-"""The blue/green planner: which objects change, and how, for every state and bad input."""
+"""The blue/green planner: which objects change, and how, for every state."""
 
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import merge_patch
-from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen import plan as bg
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
-    ValidationError,
+from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen import (
+    plan as bg,
+    status,
+    traffic,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.validation import (
+    validate,
 )
 
 NS = "blue-green"
@@ -45,69 +49,13 @@ def service(version, annotations=None, name="myapp-lan"):
 
 def observed(deployments, svc=None, preview=None, ingress=None, preview_ingress=None,
              version_services=None):
-    return bg.Observed(deployments, svc, preview, ingress, preview_ingress,
-                       version_services or {})
-
-
-# --- validation ---------------------------------------------------------------
-def test_validation_reports_every_problem_at_once():
-    with pytest.raises(ValidationError) as err:
-        bg.validate(params(namespace="Bad_NS", version="v 2", app_labels={"version": "x"},
-                           replicas=-1))
-    fields = [e.path for e in err.value.errors]
-    assert fields == ["namespace", "version", "app_labels.version", "replicas"]
-    assert "'Bad_NS' is not a valid DNS-1123 label" in str(err.value)
-
-
-def test_version_is_required_to_promote_but_not_to_roll_back():
-    with pytest.raises(ValidationError, match="version: is required when state=promoted"):
-        bg.validate(params(version=None))
-    assert bg.validate(params(version=None, state="rolled_back")).version is None
-
-
-def test_definition_namespace_mismatch_and_conflicting_labels():
-    definition = {"metadata": {"namespace": "other"},
-                  "spec": {"template": {"metadata": {"labels": {"app": "other", "version": "v9"}},
-                                        "spec": {"containers": [{"name": "c", "image": "i"}]}}}}
-    with pytest.raises(ValidationError) as err:
-        bg.validate(params(definition=definition))
-    text = str(err.value)
-    assert "definition.metadata.namespace: 'other' does not match namespace 'blue-green'" in text
-    assert "definition.spec.template.metadata.labels.app: is 'other' but app_labels says" in text
-    assert "labels.version: is 'v9' but version is 'v2'" in text
-
-
-def test_invalid_preview_regex_is_rejected():
-    with pytest.raises(ValidationError, match=r"ingress.preview_path: '/green\(' is not a valid"):
-        bg.validate(params(service=None, ingress={"name": "nginx", "preview_path": "/green("}))
-
-
-def test_rewrite_target_needs_enough_capture_groups():
-    with pytest.raises(ValidationError, match=r"uses \$2 but preview_path '/green/\(.\*\)' has"):
-        bg.validate(params(service=None, ingress={"name": "nginx", "preview_path": "/green/(.*)",
-                                                  "preview_rewrite_target": "/$2"}))
-
-
-def test_rewrite_target_defaults_to_last_group():
-    spec = bg.validate(params(service=None, ingress={"name": "nginx",
-                                                     "preview_path": "/green(/|$)(.*)"}))
-    assert spec.ingress["preview_rewrite_target"] == "/$2"
-    assert spec.ingress["preview_ingress"] == "nginx-preview"
-
-
-def test_promote_needs_a_service_or_an_ingress():
-    with pytest.raises(ValidationError, match="needs a live Service"):
-        bg.validate(params(service=None))
-
-
-def test_preview_service_must_differ_from_live():
-    with pytest.raises(ValidationError, match="is the live Service"):
-        bg.validate(params(preview_service="myapp-lan"))
+    return status.Observed(deployments, svc, preview, ingress, preview_ingress,
+                           version_services or {})
 
 
 # --- the Deployment -----------------------------------------------------------
 def test_desired_deployment_injects_version_labels_everywhere():
-    spec = bg.validate(params(state="deployed", replicas=3, pod_template={
+    spec = validate(params(state="deployed", replicas=3, pod_template={
         "spec": {"containers": [{"name": "myapp", "image": "myapp:v2"}]}}))
     body = bg.desired_deployment(spec)
     labels = {"app": "myapp", "version": "v2"}
@@ -119,34 +67,34 @@ def test_desired_deployment_injects_version_labels_everywhere():
 
 
 def test_two_deployments_of_one_version_are_ambiguous():
-    spec = bg.validate(params())
-    with pytest.raises(bg.PlanError, match="both run version=v2"):
-        bg.versions_by_label(spec, [deployment("v2"), deployment("v2", name="other")])
+    spec = validate(params())
+    with pytest.raises(status.PlanError, match="both run version=v2"):
+        status.versions_by_label(spec, [deployment("v2"), deployment("v2", name="other")])
 
 
-# --- promote (seed 001) ------------------------------------------------------
+# --- promote (Service mode) ------------------------------------------------------
 def test_promote_switches_selector_in_one_patch_and_records_previous():
-    spec = bg.validate(params())
+    spec = validate(params())
     writes = bg.plan_promote(spec, observed([deployment("v1"), deployment("v2")], service("v1")))
     assert len(writes) == 1
     write = writes[0]
-    assert (write.verb, write.kind, write.name) == ("patch", "Service", "myapp-lan")
+    assert (write.verb, write.resource.kind, write.name) == ("patch", "Service", "myapp-lan")
     assert write.body["spec"]["selector"] == {"app": "myapp", "version": "v2"}
     assert write.body["metadata"]["resourceVersion"] == "7"
-    assert write.body["metadata"]["annotations"][bg.PREVIOUS_VERSION] == "v1"
-    assert write.body["metadata"]["annotations"][bg.LIVE_VERSION] == "v2"
+    assert write.body["metadata"]["annotations"][status.PREVIOUS_VERSION] == "v1"
+    assert write.body["metadata"]["annotations"][status.LIVE_VERSION] == "v2"
     assert write.description == "Service myapp-lan selector version=v1 -> v2"
 
 
 def test_promote_is_idempotent():
-    spec = bg.validate(params())
-    svc = service("v2", {bg.LIVE_VERSION: "v2", bg.PREVIOUS_VERSION: "v1"})
+    spec = validate(params())
+    svc = service("v2", {status.LIVE_VERSION: "v2", status.PREVIOUS_VERSION: "v1"})
     assert bg.plan_promote(spec, observed([deployment("v1"), deployment("v2")], svc)) == []
 
 
 def test_promote_refuses_a_not_ready_version_naming_the_ready_count():
-    spec = bg.validate(params())
-    with pytest.raises(bg.PlanError) as err:
+    spec = validate(params())
+    with pytest.raises(status.PlanError) as err:
         bg.plan_promote(spec, observed([deployment("v1"), deployment("v2", ready=1)],
                                        service("v1")))
     assert "refusing to promote version v2: Deployment myapp-v2 is not ready: 1 of 3" in str(
@@ -154,57 +102,55 @@ def test_promote_refuses_a_not_ready_version_naming_the_ready_count():
 
 
 def test_force_promotes_a_not_ready_version():
-    spec = bg.validate(params(force=True))
+    spec = validate(params(force=True))
     writes = bg.plan_promote(spec, observed([deployment("v1"), deployment("v2", ready=0)],
                                             service("v1")))
     assert writes[0].body["spec"]["selector"]["version"] == "v2"
 
 
 def test_promote_refuses_a_missing_version():
-    spec = bg.validate(params(version="v3"))
-    with pytest.raises(bg.PlanError, match="cannot promote version v3: no Deployment"):
+    spec = validate(params(version="v3"))
+    with pytest.raises(status.PlanError, match="cannot promote version v3: no Deployment"):
         bg.plan_promote(spec, observed([deployment("v1")], service("v1")))
 
 
 def test_promote_refuses_a_missing_service():
-    spec = bg.validate(params())
-    with pytest.raises(bg.PlanError, match="Service blue-green/myapp-lan not found"):
+    spec = validate(params())
+    with pytest.raises(status.PlanError, match="Service blue-green/myapp-lan not found"):
         bg.plan_promote(spec, observed([deployment("v2")], None))
 
 
 def test_missing_service_is_created_when_ports_are_given():
-    spec = bg.validate(params(service_ports=[{"port": 80}]))
+    spec = validate(params(service_ports=[{"port": 80}]))
     writes = bg.plan_promote(spec, observed([deployment("v2")], None))
-    assert [(w.verb, w.kind) for w in writes] == [("create", "Service")]
+    assert [(w.verb, w.resource.kind) for w in writes] == [("create", "Service")]
     assert writes[0].body["spec"]["selector"] == {"app": "myapp", "version": "v2"}
 
 
 def test_selector_matching_two_versions_is_refused():
-    spec = bg.validate(params())
-    with pytest.raises(bg.PlanError):
-        bg.check_selector_targets_one(spec, {"app": "myapp"}, "v2",
-                                      [deployment("v1"), deployment("v2")], "Service myapp-lan")
-    with pytest.raises(bg.PlanError, match="several Deployments"):
-        bg.check_selector_targets_one(spec, {"app": "myapp", "version": "v2"}, "v2",
-                                      [deployment("v2"), {"metadata": {"name": "other"},
-                                                          "spec": {"template": {"metadata": {
-                                                              "labels": {"app": "myapp",
-                                                                         "version": "v2",
-                                                                         "x": "1"}}}}}],
-                                      "Service myapp-lan")
+    spec = validate(params())
+    with pytest.raises(status.PlanError):
+        traffic.check_selector_targets_one(spec, {"app": "myapp"}, "v2",
+                                           [deployment("v1"), deployment("v2")],
+                                           "Service myapp-lan")
+    other = {"metadata": {"name": "other"}, "spec": {"template": {"metadata": {
+        "labels": {"app": "myapp", "version": "v2", "x": "1"}}}}}
+    with pytest.raises(status.PlanError, match="several Deployments"):
+        traffic.check_selector_targets_one(spec, {"app": "myapp", "version": "v2"}, "v2",
+                                           [deployment("v2"), other], "Service myapp-lan")
 
 
 def test_extra_selector_keys_are_kept_and_dropped_keys_sent_as_null():
-    spec = bg.validate(params())
+    spec = validate(params())
     svc = service("v1")
     svc["spec"]["selector"]["tier"] = "web"
     deps = [deployment("v1", labels={"tier": "web"}), deployment("v2", labels={"tier": "web"})]
-    write = bg.service_switch(spec, svc, "v2", deps, previous="v1")
+    write = traffic.service_switch(spec, svc, "v2", deps, previous="v1")
     assert write.body["spec"]["selector"] == {"app": "myapp", "version": "v2", "tier": "web"}
 
 
 def test_promote_deletes_the_preview_service():
-    spec = bg.validate(params())
+    spec = validate(params())
     writes = bg.plan_promote(spec, observed([deployment("v1"), deployment("v2")], service("v1"),
                                             preview=service("v2", name="myapp-lan-preview")))
     assert [(w.verb, w.name) for w in writes] == [
@@ -213,7 +159,7 @@ def test_promote_deletes_the_preview_service():
 
 # --- preview ----------------------------------------------------------------
 def test_preview_creates_a_preview_service_without_node_ports():
-    spec = bg.validate(params(state="previewed"))
+    spec = validate(params(state="previewed"))
     writes = bg.plan_preview(spec, observed([deployment("v1"), deployment("v2")], service("v1")))
     assert len(writes) == 1
     body = writes[0].body
@@ -225,12 +171,12 @@ def test_preview_creates_a_preview_service_without_node_ports():
 
 def test_preview_of_the_live_version_changes_nothing():
     """A re-run of a finished release previews nothing and must not fail."""
-    spec = bg.validate(params(state="previewed", version="v1"))
+    spec = validate(params(state="previewed", version="v1"))
     assert bg.plan_preview(spec, observed([deployment("v1")], service("v1"))) == []
 
 
 def test_preview_leaves_live_untouched_and_repoints_existing_preview():
-    spec = bg.validate(params(state="previewed", version="v3"))
+    spec = validate(params(state="previewed", version="v3"))
     preview = service("v2", name="myapp-lan-preview")
     writes = bg.plan_preview(spec, observed([deployment("v1"), deployment("v2"),
                                              deployment("v3")], service("v1"), preview))
@@ -240,66 +186,66 @@ def test_preview_leaves_live_untouched_and_repoints_existing_preview():
 
 # --- rollback ---------------------------------------------------------------
 def test_rollback_goes_to_recorded_previous_and_is_idempotent():
-    spec = bg.validate(params(state="rolled_back", version=None))
-    svc = service("v2", {bg.LIVE_VERSION: "v2", bg.PREVIOUS_VERSION: "v1"})
+    spec = validate(params(state="rolled_back", version=None))
+    svc = service("v2", {status.LIVE_VERSION: "v2", status.PREVIOUS_VERSION: "v1"})
     obs = observed([deployment("v1"), deployment("v2")], svc)
     target, leaving = bg.rollback_target(spec, obs)
     assert (target, leaving) == ("v1", "v2")
     write = bg.plan_rollback(spec, obs, target, leaving)[0]
     assert write.body["spec"]["selector"]["version"] == "v1"
     annotations = write.body["metadata"]["annotations"]
-    assert annotations[bg.PREVIOUS_VERSION] == "v2"
-    assert annotations[bg.ROLLED_BACK_FROM] == "v2"
+    assert annotations[status.PREVIOUS_VERSION] == "v2"
+    assert annotations[status.ROLLED_BACK_FROM] == "v2"
     after = merge_patch(svc, write.body)
     assert bg.rollback_target(spec, observed(obs.deployments, after)) == (None, "v1")
 
 
 def test_rollback_of_a_version_that_is_not_live_changes_nothing():
-    spec = bg.validate(params(state="rolled_back", version="v2"))
-    svc = service("v1", {bg.PREVIOUS_VERSION: "v2"})
+    spec = validate(params(state="rolled_back", version="v2"))
+    svc = service("v1", {status.PREVIOUS_VERSION: "v2"})
     assert bg.rollback_target(spec, observed([deployment("v1")], svc)) == (None, "v1")
 
 
 def test_rollback_without_record_is_an_error():
-    spec = bg.validate(params(state="rolled_back", version=None))
-    with pytest.raises(bg.PlanError, match="no previous version is recorded"):
+    spec = validate(params(state="rolled_back", version=None))
+    with pytest.raises(status.PlanError, match="no previous version is recorded"):
         bg.rollback_target(spec, observed([deployment("v1")], service("v1")))
 
 
 def test_rollback_to_a_scaled_down_version_scales_it_up_first():
-    spec = bg.validate(params(state="rolled_back", version=None))
+    spec = validate(params(state="rolled_back", version=None))
     old = deployment("v1", replicas=0)
-    old["metadata"]["annotations"][bg.SCALED_DOWN_FROM] = "3"
-    obs = observed([old, deployment("v2")], service("v2", {bg.PREVIOUS_VERSION: "v1"}))
+    old["metadata"]["annotations"][status.SCALED_DOWN_FROM] = "3"
+    obs = observed([old, deployment("v2")], service("v2", {status.PREVIOUS_VERSION: "v1"}))
     write = bg.scale_up_for_rollback(spec, obs, "v1")
     assert write.body["spec"]["replicas"] == 3
-    assert write.body["metadata"]["annotations"][bg.SCALED_DOWN_FROM] is None
-    with pytest.raises(bg.PlanError, match="scaled to zero"):
+    assert write.body["metadata"]["annotations"][status.SCALED_DOWN_FROM] is None
+    with pytest.raises(status.PlanError, match="scaled to zero"):
         bg.plan_rollback(spec, obs, "v1", "v2")
 
 
 # --- scale down -----------------------------------------------------------
 def test_scale_down_never_touches_the_live_version():
-    spec = bg.validate(params(state="scaled_down", version="v2"))
-    with pytest.raises(bg.PlanError, match="refusing to scale down version v2: it is live"):
+    spec = validate(params(state="scaled_down", version="v2"))
+    with pytest.raises(status.PlanError, match="refusing to scale down version v2: it is live"):
         bg.plan_scale_down(spec, observed([deployment("v1"), deployment("v2")], service("v2")))
 
 
 def test_scale_down_defaults_to_previous_and_records_size():
-    spec = bg.validate(params(state="scaled_down", version=None))
+    spec = validate(params(state="scaled_down", version=None))
     obs = observed([deployment("v1"), deployment("v2")],
-                   service("v2", {bg.PREVIOUS_VERSION: "v1"}))
+                   service("v2", {status.PREVIOUS_VERSION: "v1"}))
     write = bg.plan_scale_down(spec, obs)[0]
     assert write.name == "myapp-v1"
     assert write.body["spec"]["replicas"] == 0
-    assert write.body["metadata"]["annotations"][bg.SCALED_DOWN_FROM] == "3"
+    assert write.body["metadata"]["annotations"][status.SCALED_DOWN_FROM] == "3"
     scaled = merge_patch(obs.deployments[0], write.body)
     assert bg.plan_scale_down(spec, observed([scaled, deployment("v2")], obs.service)) == []
 
 
-# --- Ingress mode (seed 003) ------------------------------------------------
+# --- Ingress mode (nginx, /green preview path) ------------------------------------------------
 def seed003_spec(state="previewed", version="v1.24.0"):
-    return bg.validate(dict(
+    return validate(dict(
         name="nginx", namespace="default", version=version, state=state, version_label="revision",
         ingress={"name": "nginx", "host": "example.com", "class_name": "nginx", "path": "/*",
                  "path_type": "ImplementationSpecific", "port": 80,
@@ -329,11 +275,11 @@ def test_ingress_preview_builds_a_separate_rewrite_ingress():
                    ingress=nginx_ingress("nginx-v1-22-0"),
                    version_services={"v1.22.0": {"metadata": {}}, "v1.24.0": None})
     writes = bg.plan_preview(spec, obs)
-    assert [(w.verb, w.kind, w.name) for w in writes] == [
+    assert [(w.verb, w.resource.kind, w.name) for w in writes] == [
         ("create", "Service", "nginx-v1-24-0"), ("create", "Ingress", "nginx-preview")]
     preview = writes[1].body
-    assert preview["metadata"]["annotations"][bg.NGINX + "rewrite-target"] == "/$2"
-    assert preview["metadata"]["annotations"][bg.NGINX + "use-regex"] == "true"
+    assert preview["metadata"]["annotations"][status.NGINX + "rewrite-target"] == "/$2"
+    assert preview["metadata"]["annotations"][status.NGINX + "use-regex"] == "true"
     path = preview["spec"]["rules"][0]["http"]["paths"][0]
     assert path["path"] == "/green(/|$)(.*)"
     assert path["backend"]["service"]["name"] == "nginx-v1-24-0"
@@ -345,13 +291,13 @@ def test_ingress_promote_repoints_live_path_and_drops_preview_path():
     obs = observed([nginx_deployment("v1.22.0"), nginx_deployment("v1.24.0")],
                    ingress=nginx_ingress("nginx-v1-22-0"),
                    version_services={"v1.22.0": {}, "v1.24.0": {}})
-    assert bg.current_live(spec, obs) == "v1.22.0"
+    assert status.current_live(spec, obs) == "v1.22.0"
     writes = bg.plan_promote(spec, obs)
-    assert [(w.verb, w.kind, w.name) for w in writes] == [("patch", "Ingress", "nginx")]
+    assert [(w.verb, w.resource.kind, w.name) for w in writes] == [("patch", "Ingress", "nginx")]
     paths = writes[0].body["spec"]["rules"][0]["http"]["paths"]
     assert paths == [{"path": "/*", "pathType": "ImplementationSpecific",
                       "backend": {"service": {"name": "nginx-v1-24-0", "port": {"number": 80}}}}]
-    assert writes[0].body["metadata"]["annotations"][bg.PREVIOUS_VERSION] == "v1.22.0"
+    assert writes[0].body["metadata"]["annotations"][status.PREVIOUS_VERSION] == "v1.22.0"
     after = merge_patch(obs.ingress, writes[0].body)
     assert bg.plan_promote(spec, obs._replace(ingress=after)) == []
 

@@ -267,3 +267,23 @@ def test_result_skeleton_and_remaining_budget():
     result = engine.result(extra=1)
     assert result == dict(changed=False, actions=[], diff=dict(before={}, after={}),
                           warnings=["careful"], extra=1)
+
+
+def test_a_write_the_server_found_unchanged_is_not_an_action():
+    """Server-side apply answers with the object whether or not it changed anything: the
+    caller's ``changed`` predicate decides whether the write is reported (and simulated)."""
+    def spec_changed(before, after):
+        return before["spec"] != after["spec"]
+
+    for check_mode in (False, True):
+        kube = FakeKube([deployment("a", 2)])
+        engine = eng.Engine(kube, check_mode=check_mode)
+        engine.write(eng.Write("apply", DEPLOYMENT, NS, "a", deployment("a", 2)),
+                     changed=spec_changed)
+        assert engine.actions == [] and engine.result()["diff"] == dict(before={}, after={})
+        assert engine.simulated == {}
+        engine.write(eng.Write("apply", DEPLOYMENT, NS, "a", deployment("a", 3)),
+                     changed=spec_changed)
+        assert engine.actions == ["apply Deployment web/a"]
+        assert engine.get(DEPLOYMENT, NS, "a")["spec"]["replicas"] == 3
+        assert kube.obj("Deployment", NS, "a")["spec"]["replicas"] == (2 if check_mode else 3)
