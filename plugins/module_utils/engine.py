@@ -33,12 +33,14 @@ import time
 from collections import namedtuple
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    FIELD_MANAGER,
     KubeError,
     merge_patch,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import WaitError
-
-FIELD_MANAGER = "progressive.delivery"
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
+    WaitError,
+    WaitFailed,
+)
 # How many times a write may lose to another writer (409) before the call gives up.
 CONFLICT_RETRIES = 3
 VERBS = ("create", "patch", "apply", "replace", "delete")
@@ -208,6 +210,27 @@ class Engine(object):
                 raise
             return rejected(exc)
 
+    def still_written(self, resource, namespace, name, path):
+        """After a proof: the field at ``path`` (e.g. ("spec", "selector")) of an object
+        this call wrote still holds what it wrote. Another writer reverting it right after
+        the switch would otherwise leave a success reported over traffic that went back;
+        raise WaitFailed naming who changed it (from metadata.managedFields)."""
+        written = self.written.get((resource.kind, namespace, name))
+        if not self.wait or written is None:
+            return
+        live = self.kube.get_or_none(resource, namespace, name)
+        wanted, now = value_at(written, path), value_at(live, path)
+        if live is not None and now == wanted:
+            return
+        where = "%s %s/%s %s" % (resource.kind, namespace, name, ".".join(path))
+        if live is None:
+            raise WaitFailed("%s: the object was deleted after this call wrote it" % where)
+        others = other_managers(live, path)
+        raise WaitFailed("%s was changed by %s after this call wrote it: now %r, written %r; "
+                         "traffic is not where this call put it" % (
+                             where, " and ".join(others) or "another writer", now, wanted),
+                         live)
+
     # --- reporting -------------------------------------------------------
     def result(self, **extra):
         """The skeleton every module returns: changed, actions, diff, warnings."""
@@ -263,6 +286,29 @@ def as_rolled_out(obj):
                          updatedReplicas=replicas, readyReplicas=replicas,
                          availableReplicas=replicas)
     return obj
+
+
+def value_at(obj, path):
+    for key in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def other_managers(obj, path):
+    """Field managers other than ours that own the field at ``path``, newest first."""
+    found = []
+    entries = sorted((obj.get("metadata") or {}).get("managedFields") or [],
+                     key=lambda e: e.get("time") or "", reverse=True)
+    for entry in entries:
+        fields = entry.get("fieldsV1") or {}
+        for key in path:
+            fields = fields.get("f:" + key) if isinstance(fields, dict) else None
+        if fields is not None and entry.get("manager") != FIELD_MANAGER:
+            found.append("%s (%s at %s)" % (entry.get("manager"), entry.get("operation"),
+                                            entry.get("time")))
+    return found
 
 
 def _default_view(obj):

@@ -112,3 +112,42 @@ def test_a_blue_green_promotion_rides_out_an_api_server_restart(kube, namespace,
     assert not result.get("failed"), result
     assert result["changed"] and result["live_version"] == "v2"
     assert outage.back_at is not None
+
+
+def test_a_switch_reverted_by_another_writer_is_a_failure_naming_it(kube, namespace):
+    """Another deployer (its own field manager) puts the live Service selector back to v1
+    as soon as it sees v2: the promotion must not report success, and must say who."""
+    from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+        SERVICE,
+    )
+    ports = [{"name": "http", "port": 80, "targetPort": 80}]
+    for version in ("v1", "v2"):
+        first = run_module("k8s_bluegreen", name="myapp", namespace=namespace,
+                           service="myapp", service_ports=ports, version=version,
+                           state="promoted" if version == "v1" else "deployed", replicas=1,
+                           pod_template={"spec": {"containers": [
+                               {"name": "myapp", "image": "myapp:" + version}]}})
+        assert not first.get("failed"), first
+    stop = threading.Event()
+
+    def rogue():
+        while not stop.is_set():
+            svc = kube.get(SERVICE, namespace, "myapp")
+            if svc["spec"]["selector"].get("version") == "v2":
+                kube.request("PATCH", "/api/v1/namespaces/%s/services/myapp" % namespace,
+                             {"fieldManager": "rogue-deployer"},
+                             {"spec": {"selector": {"version": "v1"}}},
+                             "application/merge-patch+json")
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=rogue, daemon=True)
+    thread.start()
+    result = run_module("k8s_bluegreen", name="myapp", namespace=namespace, service="myapp",
+                        version="v2", state="promoted", wait_timeout=10)
+    stop.set()
+    thread.join(5)
+    assert result.get("failed"), result
+    assert "rogue-deployer" in result["msg"], result["msg"]
+    assert "spec.selector" in result["msg"]
+    assert kube.get(SERVICE, namespace, "myapp")["spec"]["selector"]["version"] == "v1"

@@ -287,3 +287,35 @@ def test_a_write_the_server_found_unchanged_is_not_an_action():
         assert engine.actions == ["apply Deployment web/a"]
         assert engine.get(DEPLOYMENT, NS, "a")["spec"]["replicas"] == 3
         assert kube.obj("Deployment", NS, "a")["spec"]["replicas"] == (2 if check_mode else 3)
+
+
+def test_still_written_passes_when_the_field_holds_and_names_the_other_writer_when_not():
+    kube = FakeKube([configmap("live", colour="blue")])
+    engine = eng.Engine(kube)
+    engine.run(ColourBackend("green"))
+    engine.still_written(CONFIGMAP, NS, "live", ("data", "colour"))  # holds: no error
+    obj = kube.obj("ConfigMap", NS, "live")
+    obj["data"]["colour"] = "blue"
+    obj["metadata"]["managedFields"] = [
+        {"manager": "progressive.delivery", "operation": "Update", "time": "2026-01-01T00:00:01Z",
+         "fieldsV1": {"f:data": {"f:colour": {}}}},
+        {"manager": "rogue-deployer", "operation": "Update", "time": "2026-01-01T00:00:02Z",
+         "fieldsV1": {"f:data": {"f:colour": {}}}},
+        {"manager": "labeller", "operation": "Update", "time": "2026-01-01T00:00:03Z",
+         "fieldsV1": {"f:metadata": {"f:labels": {}}}}]
+    kube._store(("ConfigMap", NS, "live"), obj)
+    with pytest.raises(WaitFailed) as err:
+        engine.still_written(CONFIGMAP, NS, "live", ("data", "colour"))
+    text = str(err.value)
+    assert "ConfigMap web/live data.colour was changed by rogue-deployer (Update at " in text
+    assert "labeller" not in text and "now 'blue', written 'green'" in text
+
+
+def test_still_written_is_quiet_for_objects_not_written_and_in_check_mode():
+    kube = FakeKube([configmap("live", colour="green")])
+    engine = eng.Engine(kube)
+    engine.run(ColourBackend("green"))  # nothing to write
+    engine.still_written(CONFIGMAP, NS, "live", ("data", "colour"))
+    checking = eng.Engine(FakeKube([configmap("live", colour="blue")]), check_mode=True)
+    checking.run(ColourBackend("green"))
+    checking.still_written(CONFIGMAP, NS, "live", ("data", "colour"))

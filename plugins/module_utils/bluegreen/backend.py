@@ -30,6 +30,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitError,
+    WaitFailed,
     ready_pod_names,
     wait_for_rollout,
     wait_for_service_endpoints,
@@ -101,8 +102,13 @@ class BlueGreen(object):
                                               engine.wait_timeout))
 
     def serves(self, service_name, version):
-        """The Service's EndpointSlices list ready pods of ``version`` and no other."""
+        """The Service's EndpointSlices list ready pods of ``version`` and no other, and
+        the selector this call wrote is still in place when that is seen (another writer
+        reverting it must not leave a success reported)."""
         engine, spec = self.engine, self.spec
+
+        def still_ours():
+            engine.still_written(SERVICE, spec.namespace, service_name, ("spec", "selector"))
 
         def proof():
             selector = dict(spec.app_labels)
@@ -110,8 +116,11 @@ class BlueGreen(object):
             wanted = ready_pod_names(engine.kube, spec.namespace, selector)
             wait_for_service_endpoints(engine.kube, spec.namespace, service_name, wanted,
                                        engine.wait_timeout)
+            still_ours()
 
         def rejected(exc):
+            if not isinstance(exc, WaitFailed):
+                still_ours()  # a timeout caused by someone undoing the switch says so
             raise WaitError("after switching Service %s to %s: %s"
                             % (service_name, version, exc))
 

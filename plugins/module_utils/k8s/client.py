@@ -48,6 +48,8 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
+# Every write names this manager, so metadata.managedFields tells our writes from others'.
+FIELD_MANAGER = "progressive.delivery"
 
 
 class KubeError(Exception):
@@ -200,15 +202,16 @@ class Kube(object):
         return self.request("GET", resource_path(resource, namespace), query)
 
     def create(self, resource, namespace, body, dry_run=False):
-        query = {"dryRun": "All"} if dry_run else None
+        query = _write_query(dry_run)
         return self.request("POST", resource_path(resource, namespace), query, body)
 
     def replace(self, resource, namespace, name, body):
-        return self.request("PUT", resource_path(resource, namespace, name), body=body)
+        return self.request("PUT", resource_path(resource, namespace, name), _write_query(),
+                            body)
 
     def patch(self, resource, namespace, name, patch, content_type=MERGE_PATCH,
               subresource=None, dry_run=False):
-        query = {"dryRun": "All"} if dry_run else None
+        query = _write_query(dry_run)
         return self.request(
             "PATCH",
             resource_path(resource, namespace, name, subresource),
@@ -262,6 +265,13 @@ class Kube(object):
             raise connection_error(exc)
         finally:
             response.release_conn()
+
+
+def _write_query(dry_run=False):
+    query = {"fieldManager": FIELD_MANAGER}
+    if dry_run:
+        query["dryRun"] = "All"
+    return query
 
 
 def _stream_lines(response):
