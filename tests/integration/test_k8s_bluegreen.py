@@ -304,3 +304,34 @@ def test_rerunning_a_finished_release_changes_nothing(kube, namespace):
     assert not again.get("failed"), again
     assert not again["changed"] and again["live_version"] == "v2"
     assert resource_versions(kube, namespace) == before
+
+
+def test_previewing_on_an_ingress_that_holds_both_paths_moves_the_preview_path(kube, namespace):
+    """The hand-written Ingress has the live path, the /green preview path and the rewrite
+    annotations: previewing moves the preview path and those annotations to the preview
+    Ingress (no host+path is ever in two Ingresses) and the live path is not rewritten."""
+    ingress = seed003_ingress(namespace)
+    ingress["metadata"]["annotations"] = {
+        "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+        "nginx.ingress.kubernetes.io/use-regex": "true"}
+    ingress["spec"]["rules"][0]["http"]["paths"].append(
+        {"path": "/green(/|$)(.*)", "pathType": "ImplementationSpecific",
+         "backend": {"service": {"name": "nginx-v1-24-0", "port": {"number": 80}}}})
+    kube.create(INGRESS, namespace, ingress)
+    assert not nginx(namespace, "v1.22.0", "deployed").get("failed")
+    preview = nginx(namespace, "v1.24.0", "previewed")
+    assert not preview.get("failed"), preview
+    live = kube.get(INGRESS, namespace, "nginx")
+    assert [p["path"] for p in live["spec"]["rules"][0]["http"]["paths"]] == ["/*"]
+    assert "nginx.ingress.kubernetes.io/rewrite-target" not in (
+        live["metadata"].get("annotations") or {})
+    green = kube.get(INGRESS, namespace, "nginx-preview")
+    assert [p["path"] for p in green["spec"]["rules"][0]["http"]["paths"]] == [
+        "/green(/|$)(.*)"]
+    assert green["metadata"]["annotations"]["nginx.ingress.kubernetes.io/rewrite-target"] == \
+        "/$2"
+    routes = [(rule.get("host"), p["path"])
+              for ing in kube.list(INGRESS, namespace)["items"]
+              for rule in ing["spec"]["rules"] for p in rule["http"]["paths"]]
+    assert len(routes) == len(set(routes)), routes
+    assert not nginx(namespace, "v1.24.0", "previewed")["changed"]

@@ -270,14 +270,28 @@ def nginx_ingress(live_service):
 
 
 def test_ingress_preview_builds_a_separate_rewrite_ingress():
+    """The live Ingress holds both paths (written by hand, with the rewrite annotations):
+    the preview path and those annotations move to their own Ingress, never duplicated
+    (a duplicate host+path is refused by ingress-nginx, or silently shadowed)."""
     spec = seed003_spec()
+    live = nginx_ingress("nginx-v1-22-0")
+    live["metadata"]["annotations"] = {status.NGINX + "rewrite-target": "/$2",
+                                       status.NGINX + "use-regex": "true", "team": "web"}
     obs = observed([nginx_deployment("v1.22.0"), nginx_deployment("v1.24.0")],
-                   ingress=nginx_ingress("nginx-v1-22-0"),
+                   ingress=live,
                    version_services={"v1.22.0": {"metadata": {}}, "v1.24.0": None})
     writes = bg.plan_preview(spec, obs)
     assert [(w.verb, w.resource.kind, w.name) for w in writes] == [
-        ("create", "Service", "nginx-v1-24-0"), ("create", "Ingress", "nginx-preview")]
-    preview = writes[1].body
+        ("create", "Service", "nginx-v1-24-0"), ("patch", "Ingress", "nginx"),
+        ("create", "Ingress", "nginx-preview")]
+    adopted = merge_patch(live, writes[1].body)
+    assert [p["path"] for p in adopted["spec"]["rules"][0]["http"]["paths"]] == ["/*"]
+    assert adopted["metadata"]["annotations"] == {"team": "web"}
+    assert writes[1].body["metadata"]["resourceVersion"] == "3"
+    again = bg.plan_preview(spec, obs._replace(ingress=adopted, version_services={
+        "v1.22.0": {"metadata": {}}, "v1.24.0": {"metadata": {}}}))
+    assert [(w.verb, w.name) for w in again] == [("create", "nginx-preview")]
+    preview = writes[2].body
     assert preview["metadata"]["annotations"][status.NGINX + "rewrite-target"] == "/$2"
     assert preview["metadata"]["annotations"][status.NGINX + "use-regex"] == "true"
     path = preview["spec"]["rules"][0]["http"]["paths"][0]

@@ -29,6 +29,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.sta
     versions_by_label,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.traffic import (
+    adopt_preview_path_writes,
     conditional_patch,
     drop_preview_writes,
     ingress_port,
@@ -153,6 +154,7 @@ def plan_preview(spec, observed):
         writes += version_service_writes(spec, spec.version,
                                          observed.version_services.get(spec.version))
         port = ingress_port(spec, observed.version_services.get(spec.version))
+        writes += adopt_preview_path_writes(spec, observed.ingress)
         writes += preview_ingress_writes(spec, observed.preview_ingress,
                                          service_name_for(spec, spec.version), port)
     return writes

@@ -188,19 +188,21 @@ def main_ingress_writes(spec, ingress_obj, live_service_name, port, version, pre
         rules.append(rule)
     paths = rule.setdefault("http", {}).setdefault("paths", [])
     new_paths = []
-    replaced = False
+    replaced = dropped = False
     for entry in paths:
         if entry.get("path") == ing["path"]:
             new_paths.append(dict(entry, backend=live_entry["backend"]))
             replaced = True
         elif ing.get("preview_path") and entry.get("path") == ing["preview_path"]:
-            continue  # the preview route goes away on promotion
+            dropped = True  # the preview route goes away on promotion
         else:
             new_paths.append(entry)
     if not replaced:
         new_paths.insert(0, live_entry)
     rule["http"]["paths"] = new_paths
     annotations = annotations_of(ingress_obj)
+    if dropped:
+        wanted_annotations.update(dict.fromkeys(PREVIEW_ONLY_ANNOTATIONS))
     annotation_changes = dict((k, v) for k, v in wanted_annotations.items()
                               if annotations.get(k) != v)
     old_rules = (ingress_obj.get("spec") or {}).get("rules") or []
@@ -212,6 +214,41 @@ def main_ingress_writes(spec, ingress_obj, live_service_name, port, version, pre
     return [Write("patch", INGRESS, spec.namespace, ing["name"],
                   conditional_patch(ingress_obj, changes),
                   "Ingress %s %s -> %s" % (ing["name"], ing["path"], live_service_name))]
+
+
+# ingress-nginx applies these to every path of an Ingress: they belong to the preview path's
+# own Ingress, and on the live Ingress they would rewrite every live request.
+PREVIEW_ONLY_ANNOTATIONS = (NGINX + "rewrite-target", NGINX + "use-regex")
+
+
+def adopt_preview_path_writes(spec, ingress_obj):
+    """An existing live Ingress that also holds the preview path (the nginx Ingress
+    blue/green with a /green preview path, written by hand) is adopted: the preview path
+    and the preview-only annotations leave it, before the preview Ingress takes them over
+    (two Ingresses with the same host and path are refused by ingress-nginx's admission
+    webhook, or served by the oldest one without it)."""
+    ing = spec.ingress
+    if ingress_obj is None or not ing.get("preview_path"):
+        return []
+    rules = copy.deepcopy((ingress_obj.get("spec") or {}).get("rules") or [])
+    found = False
+    for rule in rules:
+        if rule.get("host") != ing.get("host"):
+            continue
+        paths = (rule.get("http") or {}).get("paths") or []
+        kept = [p for p in paths if p.get("path") != ing["preview_path"]]
+        if len(kept) != len(paths):
+            rule["http"]["paths"] = kept
+            found = True
+    if not found:
+        return []
+    annotations = annotations_of(ingress_obj)
+    changes = {"spec": {"rules": rules}, "metadata": {"annotations": dict(
+        (k, None) for k in PREVIEW_ONLY_ANNOTATIONS if k in annotations)}}
+    return [Write("patch", INGRESS, spec.namespace, ing["name"],
+                  conditional_patch(ingress_obj, changes),
+                  "Ingress %s: move the preview path %s to Ingress %s" % (
+                      ing["name"], ing["preview_path"], ing["preview_ingress"]))]
 
 
 def preview_ingress_manifest(spec, service_name, port):
