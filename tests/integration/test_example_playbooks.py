@@ -57,7 +57,7 @@ def test_demo_releases_v2_and_scales_v1_down(kube):
 
 def test_seed001_switches_myapp_lan_to_v2(kube):
     fresh(kube, "blue-green")
-    run("seed001_bluegreen_service.yml")
+    run("bluegreen_service_selector.yml")
     live = kube.get(SERVICE, "blue-green", "myapp-lan")
     assert live["spec"]["selector"] == {"app": "myapp", "version": "v2"}
     assert live["metadata"]["annotations"]["progressive.delivery/previous-version"] == "v1"
@@ -65,7 +65,7 @@ def test_seed001_switches_myapp_lan_to_v2(kube):
 
 def test_seed003_promotes_the_ingress_and_drops_the_preview_path(kube):
     fresh(kube, "seed003")
-    run("seed003_ingress_bluegreen.yml")
+    run("ingress_bluegreen_preview_path.yml")
     ingresses = kube.list(INGRESS, "seed003")["items"]
     paths = [(i["metadata"]["name"], p["path"], p["backend"]["service"]["name"])
              for i in ingresses for p in i["spec"]["rules"][0]["http"]["paths"]]
@@ -75,7 +75,7 @@ def test_seed003_promotes_the_ingress_and_drops_the_preview_path(kube):
 def test_seed002_contour_delegation_ends_on_green(kube, require_crd):
     require_crd("httpproxies.projectcontour.io")
     fresh(kube, "root-ingressroute", "marketing")
-    run("seed002_contour.yml")
+    run("contour_delegation.yml")
     root = kube.get(HTTPPROXY, "root-ingressroute", "root-blog")
     assert root["status"]["currentStatus"] == "valid"
     assert [i["name"] for i in root["spec"]["includes"]] == ["blog"]
@@ -86,7 +86,7 @@ def test_seed002_contour_delegation_ends_on_green(kube, require_crd):
 
 def test_seed000_knative_route_ends_on_revision_2_with_tag_v1(kube, require_crd):
     require_crd("services.serving.knative.dev")
-    run("seed000_knative_bluegreen.yml")
+    run("knative_bluegreen_revisions.yml")
     route = kube.get(kn.ROUTE, "knative-bluegreen", "blue-green-demo")
     assert [(t["revisionName"], t["percent"], t.get("tag")) for t in route["status"]["traffic"]] == [
         ("blue-green-demo-00001", 0, "v1"), ("blue-green-demo-00002", 100, None)]
@@ -94,7 +94,7 @@ def test_seed000_knative_route_ends_on_revision_2_with_tag_v1(kube, require_crd)
 
 def test_seed004_kn_traffic_ends_split_three_ways(kube, require_crd):
     require_crd("services.serving.knative.dev")
-    run("seed004_kn_traffic.yml")
+    run("knative_traffic_split.yml")
     ksvc = kube.get(kn.KSERVICE, "knative-kn", "hello")
     assert [(t["revisionName"], t["percent"]) for t in ksvc["status"]["traffic"]] == [
         ("hello-00003", 50), ("hello-00002", 25), ("hello-00001", 25)]
