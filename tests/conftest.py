@@ -41,3 +41,6 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "reliability: faults, races and bad input a release must survive "
         "(select with -m reliability)")
+    config.addinivalue_line(
+        "markers", "restarts_control_plane: stops and restarts the testbed's control plane; "
+        "run alone, never beside other tests (-m 'not restarts_control_plane' excludes it)")

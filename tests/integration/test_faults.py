@@ -90,6 +90,7 @@ def slow_deployment(name, image, replicas=2):
                                   "spec": {"containers": [{"name": "c", "image": image}]}}}}
 
 
+@pytest.mark.restarts_control_plane
 def test_a_rollout_wait_rides_out_an_api_server_restart(kube, namespace, testbed_only):
     kube.create(DEPLOYMENT, namespace, slow_deployment("web", "web:v1"))
     outage = Outage(after=1.0, down_for=6.0).start()
@@ -100,6 +101,7 @@ def test_a_rollout_wait_rides_out_an_api_server_restart(kube, namespace, testbed
     assert outage.stopped_at < 5.0 < outage.back_at
 
 
+@pytest.mark.restarts_control_plane
 def test_a_blue_green_promotion_rides_out_an_api_server_restart(kube, namespace, testbed_only):
     template = {"metadata": {"annotations": SLOW},
                 "spec": {"containers": [{"name": "myapp", "image": "myapp:v2"}]}}
