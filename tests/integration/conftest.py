@@ -34,7 +34,7 @@ TESTBED = REPO / "tests" / "testbed" / "testbed.py"
 STATE = Path(os.environ.get("PD_TESTBED_DIR") or REPO / ".testbed")
 # Logs worth reading when a test fails, most telling first.
 FAILURE_LOGS = ("kube-apiserver", "kube-controller-manager", "kwok", "kube-scheduler", "etcd",
-                "contour", "knative-controller", "knative-webhook", "knative-standin")
+                "contour", "contour-gateway", "knative-controller", "knative-webhook", "knative-standin")
 LOG_TAIL_LINES = 40
 
 
@@ -152,6 +152,7 @@ def kube(kubeconfig):
 
 # The testbed component that serves each custom resource the tests use.
 CRD_COMPONENTS = {"httpproxies.projectcontour.io": "contour",
+                  "httproutes.gateway.networking.k8s.io": "gateway",
                   "services.serving.knative.dev": "knative"}
 
 

@@ -526,11 +526,12 @@ CORE: list[Component] = [
 ]
 
 # Optional components, enabled with `up --with NAME[,NAME]`: name -> components
-# (in start order). Contour and Knative are meant to land here.
-from components import contour, knative  # noqa: E402  (tests/testbed/components/)
+# (in start order).
+from components import contour, gateway, knative  # noqa: E402  (tests/testbed/components/)
 
 OPTIONAL: dict[str, list[Component]] = {
     "contour": contour.components(sys.modules[__name__]),
+    "gateway": gateway.components(sys.modules[__name__]),
     "knative": knative.components(sys.modules[__name__]),
 }
 
