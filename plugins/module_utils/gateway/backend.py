@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""gateway_traffic on the engine: observe the HTTPRoute (and, to validate, the Services
+and parent Gateways), plan one write, prove it by the parents' Accepted/ResolvedRefs for
+the new generation, and on a refusal put the previous rules back (or delete the route
+this call created) and fail with the controller's reason and message."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from collections import namedtuple
+
+from ansible_collections.progressive.delivery.plugins.module_utils.engine import Engine, Write
+from ansible_collections.progressive.delivery.plugins.module_utils.gateway import plan as gp
+from ansible_collections.progressive.delivery.plugins.module_utils.gateway import status as gs
+from ansible_collections.progressive.delivery.plugins.module_utils.gateway.validation import (
+    check_refs,
+    named_services,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    SERVICE,
+    KubeError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
+    WaitError,
+    WaitTimeout,
+    wait_for,
+)
+
+Observed = namedtuple("Observed", "route services gateways")
+
+
+class GatewayRejected(WaitError):
+    """The controller refused the change (or never confirmed it); what was put back is
+    in the message."""
+
+
+class GatewayTrafficBackend(object):
+    def __init__(self, spec):
+        self.spec = spec
+
+    # --- engine parts ------------------------------------------------------
+    def observe(self, engine):
+        spec = self.spec
+        route = engine.get(gp.HTTPROUTE, spec.namespace, spec.name)
+        services = gateways = None
+        if spec.validate_refs:
+            services = dict((name, engine.get(SERVICE, spec.namespace, name))
+                            for name in named_services(spec))
+            gateways = dict(((ref.namespace, ref.name),
+                             engine.get(gp.GATEWAY, ref.namespace, ref.name))
+                            for ref in spec.parent_refs)
+        return Observed(route, services, gateways)
+
+    def plan(self, observed):
+        spec, route = self.spec, observed.route
+        rules = ((route or {}).get("spec") or {}).get("rules") or []
+        try:
+            index = gp.find_rule(rules, spec.rule_name, spec.path)
+        except gp.PlanError as exc:
+            raise GatewayRejected(str(exc))
+        current = rules[index].get("backendRefs") or [] if index is not None else []
+        current_ports = dict((ref.get("name"), ref.get("port")) for ref in current)
+        ports = check_refs(spec, route, current_ports, observed.services, observed.gateways)
+        try:
+            new_rules = gp.plan_rules(spec, rules, ports)
+        except gp.PlanError as exc:
+            raise GatewayRejected(str(exc))
+        if route is None:
+            return [Write("create", gp.HTTPROUTE, spec.namespace, spec.name,
+                          gp.new_route(spec, new_rules),
+                          "create HTTPRoute %s/%s" % (spec.namespace, spec.name))]
+        if gp.canonical(new_rules) == gp.canonical(rules):
+            return []
+        return [Write("patch", gp.HTTPROUTE, spec.namespace, spec.name,
+                      gp.rules_patch(route, new_rules), self._describe(rules, new_rules))]
+
+    def _describe(self, before, after):
+        old = self._managed_line(before)
+        new = self._managed_line(after)
+        text = "update HTTPRoute %s/%s" % (self.spec.namespace, self.spec.name)
+        if old != new:
+            text += ": %s => %s" % (old or "(no rule)", new)
+        return text
+
+    def _managed_line(self, rules):
+        index = gp.find_rule(rules, self.spec.rule_name, self.spec.path)
+        return gp.describe_rule(rules[index]) if index is not None else None
+
+    def prove(self, engine, observed, writes):
+        wait_for(engine.kube, gp.HTTPROUTE, self.spec.namespace, self.spec.name,
+                 gs.route_accepted, engine.remaining())
+
+    def rejected(self, engine, observed, writes, error):
+        spec, kube = self.spec, engine.kube
+        where = "HTTPRoute %s/%s" % (spec.namespace, spec.name)
+        verdict = ("did not confirm the change in %ss" % engine.wait_timeout
+                   if isinstance(error, WaitTimeout) else "refused the change")
+        written = engine.written.get((gp.HTTPROUTE.kind, spec.namespace, spec.name))
+        try:
+            if observed.route is None:
+                kube.delete(gp.HTTPROUTE, spec.namespace, spec.name)
+                then = "deleted %s, which this call had created" % where
+            else:
+                then = self._restore(kube, where, written, observed.route)
+        except KubeError as exc:
+            then = ("left %s alone: someone else changed it since this call's write"
+                    % where if exc.conflict else "could not put back %s: %s" % (where, exc))
+        raise GatewayRejected("the Gateway API controller %s: %s. Then: %s"
+                              % (verdict, error, then), error.obj)
+
+    def _restore(self, kube, where, written, before):
+        """Put the rules read before the write back, unless someone else has changed the
+        route's spec since (its generation moved past ours: their change wins). The
+        controller's status writes move the resourceVersion, not the generation."""
+        spec = self.spec
+        live = kube.get_or_none(gp.HTTPROUTE, spec.namespace, spec.name)
+        if live is None:
+            return "%s is gone; nothing to put back" % where
+        if written is not None and live["metadata"].get("generation") != \
+                written["metadata"].get("generation"):
+            return "left %s alone: someone else changed it since this call's write" % where
+        rules = (before.get("spec") or {}).get("rules") or []
+        kube.patch(gp.HTTPROUTE, spec.namespace, spec.name, gp.rules_patch(live, rules))
+        return "put back the previous rules of %s (%s)" % (
+            where, "; ".join(gp.describe_rule(r) for r in rules) or "none")
+
+    def report(self, engine, first, observed, writes):
+        spec = self.spec
+        route = engine.get(gp.HTTPROUTE, spec.namespace, spec.name)
+        rules = ((route or {}).get("spec") or {}).get("rules") or []
+        before = ((first.route or {}).get("spec") or {}).get("rules") or []
+        result = dict(route=gp.route_view(route), parents=gs.status_report(route),
+                      weights=self._weights(rules), previous_weights=self._weights(before))
+        if spec.rule_name and route is not None and not any(
+                r.get("name") == spec.rule_name for r in rules) and not engine.check_mode:
+            engine.warnings.append(
+                "the API server did not keep rules[].name %r (its HTTPRoute CRD is of the "
+                "standard channel?): select the rule by path instead" % spec.rule_name)
+        return result
+
+    def _weights(self, rules):
+        index = gp.find_rule(rules, self.spec.rule_name, self.spec.path)
+        return gp.shares(rules[index].get("backendRefs")) if index is not None else {}
+
+
+def run_gateway_traffic(kube, spec, check_mode=False, wait=True, wait_timeout=300):
+    engine = Engine(kube, check_mode=check_mode, wait=wait, wait_timeout=wait_timeout,
+                    diff_view=gp.route_view)
+    return engine.run(GatewayTrafficBackend(spec))
