@@ -1,0 +1,199 @@
+"""gateway_traffic against Contour's Gateway API controller on the testbed (`testbed.py up
+--with gateway`): the Gateway `testbed-gateway/testbed` admits HTTPRoutes from namespaces
+labelled `testbed.progressive.delivery/gateway-access: granted`. Every verdict here is
+Contour's own (status.parents Accepted/ResolvedRefs for the route's generation); every
+assertion reads the route back from the API server."""
+
+import pytest
+
+from modules import run_module
+
+from ansible_collections.progressive.delivery.plugins.module_utils.gateway import plan as gp
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    NAMESPACE,
+    SERVICE,
+)
+
+GATEWAY_NS, GATEWAY = "testbed-gateway", "testbed"
+ACCESS = {"testbed.progressive.delivery/gateway-access": "granted"}
+CONTROLLER = "projectcontour.io/gateway-controller"
+
+
+@pytest.fixture
+def gateway(kube, require_crd):
+    """The Gateway API component runs: the CRD is there and Contour accepted the Gateway."""
+    require_crd("httproutes.gateway.networking.k8s.io")
+    gw = kube.get(gp.GATEWAY, GATEWAY_NS, GATEWAY)
+    accepted = [c for c in gw.get("status", {}).get("conditions", [])
+                if c["type"] == "Accepted" and c["status"] == "True"]
+    assert accepted, "Contour has not accepted Gateway %s/%s: %s" % (GATEWAY_NS, GATEWAY, gw.get("status"))
+    return gw
+
+
+def make_services(kube, namespace, *names):
+    for name in names:
+        kube.create(SERVICE, namespace, {
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
+
+
+@pytest.fixture
+def ns(kube, gateway, namespace):
+    """A namespace the Gateway admits, with Services stable and canary."""
+    kube.patch(NAMESPACE, None, namespace, {"metadata": {"labels": ACCESS}})
+    make_services(kube, namespace, "stable", "canary")
+    return namespace
+
+
+def traffic(namespace, check=False, **params):
+    base = dict(name="shop", namespace=namespace, hostnames=["%s.example.com" % namespace],
+                parent_refs=[{"name": GATEWAY, "namespace": GATEWAY_NS}], wait_timeout=30)
+    base.update(params)
+    return run_module("gateway_traffic", check=check, diff=True, **base)
+
+
+def read(kube, namespace):
+    return kube.get_or_none(gp.HTTPROUTE, namespace, "shop")
+
+
+def accepted_for_generation(route):
+    """Contour's conditions on our Gateway, each for the route's current generation."""
+    generation = route["metadata"]["generation"]
+    parents = [p for p in route["status"]["parents"] if p["controllerName"] == CONTROLLER]
+    assert len(parents) == 1, route["status"]
+    conditions = dict((c["type"], c) for c in parents[0]["conditions"])
+    return dict((kind, (conditions[kind]["status"], conditions[kind]["observedGeneration"]))
+                for kind in ("Accepted", "ResolvedRefs")) == {
+        "Accepted": ("True", generation), "ResolvedRefs": ("True", generation)}
+
+
+def managed_rule(route, path="/"):
+    return route["spec"]["rules"][gp.find_rule(route["spec"]["rules"], None, path)]
+
+
+def test_canary_steps_each_accepted_for_its_generation(kube, ns):
+    generations = []
+    for canary in (0, 5, 50, 100):
+        result = traffic(ns, weights={"stable": 100 - canary, "canary": canary})
+        assert not result.get("failed"), result
+        assert result["changed"] is True
+        route = read(kube, ns)
+        assert accepted_for_generation(route), route["status"]
+        weights = dict((r["name"], r["weight"]) for r in managed_rule(route)["backendRefs"])
+        assert weights == {"stable": 100 - canary, "canary": canary}
+        assert result["weights"] == {"stable": 100 - canary, "canary": canary}
+        generations.append(route["metadata"]["generation"])
+    assert generations == [1, 2, 3, 4]
+    assert result["previous_weights"] == {"stable": 50, "canary": 50}
+    assert result["diff"]["before"]["HTTPRoute/shop"]["rules"] == ["/ -> stable 50%, canary 50%"]
+    assert result["diff"]["after"]["HTTPRoute/shop"]["rules"] == ["/ -> stable 0%, canary 100%"]
+
+    again = traffic(ns, weights={"stable": 0, "canary": 100})
+    assert again["changed"] is False and again["actions"] == []
+    assert read(kube, ns)["metadata"]["generation"] == 4
+
+
+def test_missing_service_refused_by_contour_and_previous_rules_restored(kube, ns):
+    assert not traffic(ns, weights={"stable": 100, "canary": 0}).get("failed")
+    before = read(kube, ns)
+    result = traffic(ns, weights={"stable": 90, "missing": 10}, port=80, validate_refs=False)
+    assert result.get("failed"), result
+    assert "ResolvedRefs=False (BackendNotFound)" in result["msg"]
+    assert 'service "missing" is invalid: service "%s/missing" not found' % ns in result["msg"]
+    assert "put back the previous rules" in result["msg"]
+    after = read(kube, ns)
+    assert gp.canonical(after["spec"]["rules"]) == gp.canonical(before["spec"]["rules"])
+    # Ours, then the restore: two generations, nothing else.
+    assert after["metadata"]["generation"] == before["metadata"]["generation"] + 2
+
+
+def test_missing_service_caught_before_writing_when_validating(kube, ns):
+    assert not traffic(ns, weights={"stable": 100, "canary": 0}).get("failed")
+    version = read(kube, ns)["metadata"]["resourceVersion"]
+    result = traffic(ns, weights={"stable": 90, "missing": 10})
+    assert result.get("failed")
+    assert result["errors"] == [{"field": "weights.missing",
+                                 "message": "Service %s/missing does not exist" % ns}]
+    assert read(kube, ns)["metadata"]["resourceVersion"] == version
+
+
+def test_namespace_the_gateway_does_not_admit_is_refused_and_route_removed(kube, gateway, namespace):
+    make_services(kube, namespace, "stable", "canary")  # no access label on this namespace
+    result = traffic(namespace, weights={"stable": 100, "canary": 0})
+    assert result.get("failed"), result
+    assert ("Accepted=False (NotAllowedByListeners): No listeners included by this parent "
+            "ref allowed this attachment.") in result["msg"]
+    assert "deleted HTTPRoute %s/shop, which this call had created" % namespace in result["msg"]
+    assert read(kube, namespace) is None
+
+
+def test_header_rule_and_mirror_filter_added_and_removed(kube, ns):
+    assert not traffic(ns, weights={"stable": 100, "canary": 0}).get("failed")
+    result = traffic(ns, header={"name": "x-canary", "value": "true", "backend": "canary"},
+                     mirror={"backend": "canary", "percent": 25})
+    assert not result.get("failed"), result
+    route = read(kube, ns)
+    assert accepted_for_generation(route)
+    header, weighted = route["spec"]["rules"]
+    assert header["matches"] == [{"path": {"type": "PathPrefix", "value": "/"},
+                                  "headers": [{"type": "Exact", "name": "x-canary",
+                                               "value": "true"}]}]
+    assert [(r["name"], r.get("weight", 1)) for r in header["backendRefs"]] == [("canary", 1)]
+    assert weighted["filters"] == [{"type": "RequestMirror", "requestMirror": {
+        "backendRef": {"group": "", "kind": "Service", "name": "canary", "port": 80},
+        "percent": 25}}]
+    assert result["route"]["rules"] == ["/ [x-canary=true] -> canary 100%",
+                                        "/ -> stable 100%, canary 0% (mirror canary 25%)"]
+    assert traffic(ns, header={"name": "x-canary", "value": "true", "backend": "canary"},
+                   mirror={"backend": "canary", "percent": 25})["changed"] is False
+
+    removed = traffic(ns, header={"state": "absent"}, mirror={"state": "absent"})
+    assert not removed.get("failed"), removed
+    route = read(kube, ns)
+    assert accepted_for_generation(route)
+    assert len(route["spec"]["rules"]) == 1 and "filters" not in route["spec"]["rules"][0]
+
+
+def test_concurrent_writers_rule_preserved(kube, ns):
+    assert not traffic(ns, weights={"stable": 100, "canary": 0}).get("failed")
+    route = read(kube, ns)
+    theirs = {"matches": [{"path": {"type": "PathPrefix", "value": "/api"}}],
+              "backendRefs": [{"name": "stable", "port": 80}]}
+    kube.patch(gp.HTTPROUTE, ns, "shop", gp.rules_patch(route, route["spec"]["rules"] + [theirs]))
+    result = traffic(ns, weights={"stable": 50, "canary": 50})
+    assert not result.get("failed"), result
+    route = read(kube, ns)
+    assert accepted_for_generation(route)
+    assert gp.find_rule(route["spec"]["rules"], None, "/api") == 1
+    assert route["spec"]["rules"][1]["backendRefs"][0]["name"] == "stable"
+    assert gp.shares(managed_rule(route)["backendRefs"]) == {"stable": 50, "canary": 50}
+
+
+def test_check_mode_writes_nothing(kube, ns):
+    result = traffic(ns, check=True, weights={"stable": 95, "canary": 5})
+    assert result["changed"] is True and result["actions"] == ["create HTTPRoute %s/shop" % ns]
+    assert read(kube, ns) is None
+    assert not traffic(ns, weights={"stable": 100, "canary": 0}).get("failed")
+    version = read(kube, ns)["metadata"]["resourceVersion"]
+    result = traffic(ns, check=True, weights={"stable": 95, "canary": 5},
+                     header={"name": "x-canary", "value": "true", "backend": "canary"})
+    assert result["changed"] is True and result["weights"] == {"stable": 95, "canary": 5}
+    assert result["diff"]["after"]["HTTPRoute/shop"]["rules"] == [
+        "/ [x-canary=true] -> canary 100%", "/ -> stable 95%, canary 5%"]
+    assert read(kube, ns)["metadata"]["resourceVersion"] == version
+
+
+def test_bad_input_names_field_and_value_and_writes_nothing(kube, ns):
+    result = traffic(ns, weights={"stable": 100, "canary": 10},
+                     header={"name": "x canary", "value": "1", "backend": "canary"})
+    assert result.get("failed")
+    assert "Traceback" not in result["msg"]
+    assert {"field": "weights", "message": "percents sum to 110, want 100 (weights are relative "
+            "in the Gateway API; this module takes percents)"} in result["errors"]
+    assert {"field": "header.name", "message": "'x canary' is not a valid HTTP header name"} \
+        in result["errors"]
+    result = traffic(ns, weights={"stable": 100}, parent_refs=[{"name": "nowhere",
+                                                                "namespace": GATEWAY_NS}])
+    assert result["errors"] == [{"field": "parent_refs[0]",
+                                 "message": "Gateway %s/nowhere does not exist" % GATEWAY_NS}]
+    assert read(kube, ns) is None
