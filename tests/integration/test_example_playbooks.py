@@ -8,6 +8,7 @@ import os
 
 from playbooks import run_playbook
 
+from ansible_collections.progressive.delivery.plugins.module_utils.gateway.plan import HTTPROUTE
 from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
 from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
     HTTPPROXY,
@@ -82,6 +83,23 @@ def test_seed002_contour_delegation_ends_on_green(kube, require_crd):
     blog = kube.get(HTTPPROXY, "marketing", "blog")
     assert [(s["name"], s["weight"]) for s in blog["spec"]["routes"][0]["services"]] == [
         ("green", 100), ("blue", 0)]
+
+
+def test_gateway_canary_ends_with_all_traffic_on_v2(kube, require_crd):
+    require_crd("httproutes.gateway.networking.k8s.io")
+    fresh(kube, "gateway-canary")
+    result = run("gateway_canary.yml")
+    assert result.custom_stats["canary_outcome"] == "promoted"
+    route = kube.get(HTTPROUTE, "gateway-canary", "shop")
+    assert [(r["name"], r["weight"]) for r in route["spec"]["rules"][0]["backendRefs"]] == [
+        ("shop-v1", 0), ("shop-v2", 100)]
+    assert len(route["spec"]["rules"]) == 1 and "filters" not in route["spec"]["rules"][0]
+    parent = route["status"]["parents"][0]
+    assert [(c["type"], c["status"], c["observedGeneration"]) for c in sorted(
+        parent["conditions"], key=lambda c: c["type"])] == [
+        ("Accepted", "True", route["metadata"]["generation"]),
+        ("ResolvedRefs", "True", route["metadata"]["generation"])]
+    assert kube.get(DEPLOYMENT, "gateway-canary", "shop-v2")["status"]["readyReplicas"] == 2
 
 
 def test_seed000_knative_route_ends_on_revision_2_with_tag_v1(kube, require_crd):
