@@ -319,3 +319,21 @@ def test_second_identical_run_is_unchanged():
     assert run(kube, weights={"stable": 95, "canary": 5})["actions"] == ["create HTTPRoute web/shop"]
     again = run(kube, weights={"stable": 95, "canary": 5})
     assert again["changed"] is False and len(kube.writes()) == 1
+
+
+def test_ambiguous_rule_is_an_input_error_on_path_and_writes_nothing():
+    kube = FakeKube(SERVICES + [GATEWAY, existing_route(rule(ref("stable")), rule(ref("canary")))])
+    with pytest.raises(ValidationError) as err:
+        run(kube, weights={"stable": 95, "canary": 5})
+    assert [e.path for e in err.value.errors] == ["path"]
+    assert "give rule_name" in str(err.value)
+    assert kube.writes() == []
+
+
+def test_action_names_the_old_and_new_split_and_the_header_rule():
+    kube = FakeKube(SERVICES + [GATEWAY, existing_route(rule(ref("stable", 100), ref("canary", 0)))])
+    result = run(kube, weights={"stable": 90, "canary": 10},
+                 header={"name": "x-canary", "value": "true", "backend": "canary"})
+    assert result["actions"] == [
+        "update HTTPRoute web/shop: / -> stable 100%, canary 0% => / -> stable 90%, canary 10%; "
+        "header rule / [x-canary=true] -> canary 100%"]

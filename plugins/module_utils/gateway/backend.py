@@ -23,6 +23,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
     SERVICE,
     KubeError,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
+    FieldErrors,
+    ValidationError,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitError,
     WaitTimeout,
@@ -60,14 +64,14 @@ class GatewayTrafficBackend(object):
         try:
             index = gp.find_rule(rules, spec.rule_name, spec.path)
         except gp.PlanError as exc:
-            raise GatewayRejected(str(exc))
+            raise self._invalid(exc)
         current = rules[index].get("backendRefs") or [] if index is not None else []
         current_ports = dict((ref.get("name"), ref.get("port")) for ref in current)
         ports = check_refs(spec, route, current_ports, observed.services, observed.gateways)
         try:
             new_rules = gp.plan_rules(spec, rules, ports)
         except gp.PlanError as exc:
-            raise GatewayRejected(str(exc))
+            raise self._invalid(exc)
         if route is None:
             return [Write("create", gp.HTTPROUTE, spec.namespace, spec.name,
                           gp.new_route(spec, new_rules),
@@ -77,13 +81,30 @@ class GatewayTrafficBackend(object):
         return [Write("patch", gp.HTTPROUTE, spec.namespace, spec.name,
                       gp.rules_patch(route, new_rules), self._describe(rules, new_rules))]
 
+    def _invalid(self, exc):
+        """The route as read leaves the managed rule ambiguous: an input problem, reported
+        on the parameter that selects the rule; nothing is written."""
+        errors = FieldErrors()
+        errors.add("rule_name" if self.spec.rule_name else "path", str(exc))
+        return ValidationError(errors.errors)
+
     def _describe(self, before, after):
+        spec = self.spec
         old = self._managed_line(before)
         new = self._managed_line(after)
-        text = "update HTTPRoute %s/%s" % (self.spec.namespace, self.spec.name)
+        text = "update HTTPRoute %s/%s" % (spec.namespace, spec.name)
+        changes = []
         if old != new:
-            text += ": %s => %s" % (old or "(no rule)", new)
-        return text
+            changes.append("%s => %s" % (old or "(no rule)", new))
+        if spec.header is not None:
+            was = gp.find_header_rule(before, spec.rule_name, spec.path)
+            now = gp.find_header_rule(after, spec.rule_name, spec.path)
+            was = gp.describe_rule(before[was]) if was is not None else None
+            now = gp.describe_rule(after[now]) if now is not None else None
+            if was != now:
+                changes.append("header rule %s" % (
+                    ("removed (%s)" % was) if now is None else now))
+        return text + (": " + "; ".join(changes) if changes else "")
 
     def _managed_line(self, rules):
         index = gp.find_rule(rules, self.spec.rule_name, self.spec.path)
