@@ -4,14 +4,21 @@ labelled `testbed.progressive.delivery/gateway-access: granted`. Every verdict h
 Contour's own (status.parents Accepted/ResolvedRefs for the route's generation); every
 assertion reads the route back from the API server."""
 
+import os
+
 import pytest
+import yaml
 
 from modules import run_module
+from playbooks import role_play, run_playbook, write_playbook
+from test_rbac import token_kubeconfig
 
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway import plan as gp
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    DEPLOYMENT,
     NAMESPACE,
     SERVICE,
+    Resource,
 )
 
 GATEWAY_NS, GATEWAY = "testbed-gateway", "testbed"
@@ -197,3 +204,71 @@ def test_bad_input_names_field_and_value_and_writes_nothing(kube, ns):
     assert result["errors"] == [{"field": "parent_refs[0]",
                                  "message": "Gateway %s/nowhere does not exist" % GATEWAY_NS}]
     assert read(kube, ns) is None
+
+
+# --- least privilege: deploy/rbac/gateway.yaml is enough for a whole canary release -------
+RBAC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__)))), "deploy", "rbac", "gateway.yaml")
+ROLE = Resource("rbac.authorization.k8s.io/v1", "Role", "roles", True)
+ROLEBINDING = Resource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True)
+SERVICEACCOUNT = Resource("v1", "ServiceAccount", "serviceaccounts", True)
+
+
+def workload(name, version):
+    labels = {"app": "shop", "version": version}
+    return [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+             "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                      "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                          {"name": "shop", "image": "ikubernetes/myapp:" + version}]}}}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+             "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 80}]}}]
+
+
+@pytest.fixture
+def releaser(kube, ns, kubeconfig, tmp_path):
+    """A kubeconfig for a ServiceAccount holding only the shipped Roles: the route's one in
+    the test namespace, the Gateway reader in the Gateway's (removed afterwards)."""
+    with open(RBAC) as handle:
+        route_role, parent_role = list(yaml.safe_load_all(handle))
+    binding = "releaser-" + ns
+    kube.create(ROLE, ns, route_role)
+    parent_role["metadata"]["name"] = binding
+    kube.create(ROLE, GATEWAY_NS, parent_role)
+    kube.create(SERVICEACCOUNT, ns, {"metadata": {"name": "releaser"}})
+    subject = [{"kind": "ServiceAccount", "name": "releaser", "namespace": ns}]
+    for where, role in ((ns, route_role), (GATEWAY_NS, parent_role)):
+        kube.create(ROLEBINDING, where, {
+            "metadata": {"name": binding},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                        "name": role["metadata"]["name"]}, "subjects": subject})
+    token = kube.request("POST", "/api/v1/namespaces/%s/serviceaccounts/releaser/token" % ns,
+                         body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                               "spec": {"expirationSeconds": 3600}})["status"]["token"]
+    yield token_kubeconfig(kubeconfig, token, tmp_path / "releaser.kubeconfig")
+    kube.delete(ROLEBINDING, GATEWAY_NS, binding)
+    kube.delete(ROLE, GATEWAY_NS, binding)
+
+
+def test_canary_role_over_the_gateway_as_the_least_privileged_identity(
+        kube, ns, releaser, tmp_path, monkeypatch):
+    for obj in workload("shop-v1", "v1"):
+        kube.create(DEPLOYMENT if obj["kind"] == "Deployment" else SERVICE, ns, obj)
+    monkeypatch.setenv("KUBECONFIG", releaser)
+    monkeypatch.setenv("K8S_AUTH_KUBECONFIG", releaser)
+    result = run_playbook(write_playbook(tmp_path, role_play("progressive.delivery.canary", {
+        "canary_app": "shop", "canary_namespace": ns, "canary_version": "v2",
+        "canary_backend": "gateway",
+        "canary_gateway": {"route": "shop", "stable_service": "shop-v1",
+                           "canary_service": "shop-v2", "hostnames": [ns + ".example.com"],
+                           "parent_refs": [{"name": GATEWAY, "namespace": GATEWAY_NS}],
+                           "header": {"name": "x-canary", "value": "true"}, "mirror": 50},
+        "canary_manifests": workload("shop-v2", "v2"),
+        "canary_steps": [{"pause": "1s"}, {"weight": 20}, {"weight": 100}],
+        "canary_gate_interval": "1s"})))
+    assert not result.failed, result.summary()
+    assert result.custom_stats["canary_outcome"] == "promoted"
+    route = read(kube, ns)
+    assert accepted_for_generation(route)
+    assert [(r["name"], r["weight"]) for r in route["spec"]["rules"][0]["backendRefs"]] == [
+        ("shop-v1", 0), ("shop-v2", 100)]
+    assert len(route["spec"]["rules"]) == 1
