@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: gateway_traffic
 short_description: Weighted, header-matched and mirrored traffic on a Gateway API HTTPRoute
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - progressive.delivery maintainers (@progressive-delivery)
 description:
@@ -24,7 +24,7 @@ description:
     percents that sum to 100 and writes each percent as the weight, so the route reads as
     shares. An existing split with the same shares (19/1 for 95/5) is left as it is.
   - B(Targeted canary) (O(header)) adds, in front of the weighted rule, a rule that sends
-    requests carrying a header (exact value or regular expression) to one Service only:
+    requests carrying a header (exact value or regular expression) to one Service only,
     the Gateway API's counterpart of ingress-nginx's canary-by-header.
   - B(Mirroring) (O(mirror)) adds a C(RequestMirror) filter with a percent to the weighted
     rule, so a candidate sees a copy of live traffic before it gets any.
@@ -83,8 +83,8 @@ options:
     default: /
   weights:
     description:
-      - Service name to percent of the rule's traffic, for example C({stable: 95, canary: 5}).
-        Percents are whole numbers from 0 to 100 that sum to 100; 0 keeps the Service in the
+      - "Service name to percent of the rule's traffic, for example C({stable: 95, canary: 5})."
+      - Percents are whole numbers from 0 to 100 that sum to 100; 0 keeps the Service in the
         rule with no traffic; at least one is not 0. Omitted, the split is left as it is.
     type: dict
   port:
