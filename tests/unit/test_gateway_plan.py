@@ -337,3 +337,53 @@ def test_action_names_the_old_and_new_split_and_the_header_rule():
     assert result["actions"] == [
         "update HTTPRoute web/shop: / -> stable 100%, canary 0% => / -> stable 90%, canary 10%; "
         "header rule / [x-canary=true] -> canary 100%"]
+
+
+def _refused_after_write(kube, other_writer=None):
+    """Run a weight change, then hand the backend a refusal as the proof would."""
+    from ansible_collections.progressive.delivery.plugins.module_utils.gateway.backend import (
+        GatewayRejected,
+    )
+    from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import WaitFailed
+    backend = GatewayTrafficBackend(spec(weights={"stable": 50, "canary": 50}))
+    engine = eng.Engine(kube, wait=False, diff_view=gp.route_view)
+    first, observed, writes = engine.reconcile(lambda: backend.observe(engine), backend.plan)
+    if other_writer:
+        other_writer()
+    with pytest.raises(GatewayRejected) as err:
+        backend.rejected(engine, observed, writes, WaitFailed("Accepted=False (Nope): no"))
+    return str(err.value)
+
+
+def test_refusal_puts_the_previous_rules_back_even_after_status_writes():
+    kube = FakeKube(SERVICES + [GATEWAY, existing_route(rule(ref("stable", 100), ref("canary", 0)))])
+
+    def controller_status():  # a status write moves the resourceVersion, not the generation
+        live = kube.store[("HTTPRoute", NS, "shop")]
+        live["metadata"]["resourceVersion"] = "999"
+
+    message = _refused_after_write(kube, controller_status)
+    assert "refused the change: Accepted=False (Nope): no" in message
+    assert "put back the previous rules of HTTPRoute web/shop (/ -> stable 100%, canary 0%)" in message
+    assert gp.shares(kube.obj("HTTPRoute", NS, "shop")["spec"]["rules"][0]["backendRefs"]) == {
+        "stable": 100, "canary": 0}
+
+
+def test_refusal_leaves_a_route_someone_else_changed_since():
+    kube = FakeKube(SERVICES + [GATEWAY, existing_route(rule(ref("stable", 100), ref("canary", 0)))])
+
+    def other_writer():
+        live = kube.obj("HTTPRoute", NS, "shop")
+        live["spec"]["rules"].append(rule(ref("api"), path="/api"))
+        kube._store(("HTTPRoute", NS, "shop"), live)
+
+    message = _refused_after_write(kube, other_writer)
+    assert "left HTTPRoute web/shop alone: someone else changed it since this call's write" in message
+    assert len(kube.obj("HTTPRoute", NS, "shop")["spec"]["rules"]) == 2
+
+
+def test_refusal_of_a_created_route_deletes_it():
+    kube = FakeKube(SERVICES + [GATEWAY])
+    message = _refused_after_write(kube)
+    assert "deleted HTTPRoute web/shop, which this call had created" in message
+    assert kube.obj("HTTPRoute", NS, "shop") is None
