@@ -85,8 +85,10 @@ class RolloutBackend(object):
             pause = False  # a batch of every pod is the end of the rollout
         else:
             pause = {"present": None, "paused": True, "resumed": False}[spec.state]
-        first, last, made = engine.reconcile(observe, lambda o: pl.plan_update(spec, o.obj, pause))
-        if made and not last.obj["spec"].get("paused") and pause is not True:
+        first, unused, made = engine.reconcile(observe, lambda o: pl.plan_update(
+            spec, o.obj, pause))
+        written = engine.written.get((spec.kind, spec.namespace, spec.name)) or {}
+        if made and not (written.get("spec") or {}).get("paused"):
             engine.prove(lambda: self.wait_rollout(engine))
         return first
 
