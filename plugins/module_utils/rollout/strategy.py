@@ -101,7 +101,7 @@ def check_deployment(max_surge, max_unavailable):
     """The API's rules for a Deployment's rollingUpdate: a list of (field, message)."""
     problems = []
     if max_unavailable.percent and max_unavailable.value > 100:
-        problems.append(("max_unavailable", "%s must not be greater than 100%%" % max_unavailable))
+        problems.append(("max_unavailable", "%s must not be greater than 100%%" % (max_unavailable,)))
     if max_surge.value == 0 and max_unavailable.value == 0:
         problems.append(("max_unavailable", "may not be 0 when max_surge is 0 (maxSurge=%s, "
                          "maxUnavailable=%s): the rollout could never replace a pod"
@@ -115,7 +115,7 @@ def check_daemonset(max_surge, max_unavailable):
     problems = []
     for field, value in (("max_surge", max_surge), ("max_unavailable", max_unavailable)):
         if value.percent and value.value > 100:
-            problems.append((field, "%s must not be greater than 100%%" % value))
+            problems.append((field, "%s must not be greater than 100%%" % (value,)))
     if max_surge.value and max_unavailable.value:
         problems.append(("max_surge", "a DaemonSet takes either maxSurge or maxUnavailable, "
                          "not both (maxSurge=%s, maxUnavailable=%s); set the other to 0"
