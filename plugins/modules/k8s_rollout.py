@@ -218,7 +218,7 @@ history:
   description:
     - Every retained revision, oldest first, with revision, name (ReplicaSet or
       ControllerRevision), change_cause, images, created, replicas, ready_replicas,
-      available_replicas and current.
+      available_replicas, pod_labels (the label that tells its pods) and current.
   returned: always
   type: list
   elements: dict
@@ -226,6 +226,13 @@ revision_detail:
   description: The revision asked for with O(revision), with its pod template.
   returned: when revision is given
   type: dict
+pod_selector:
+  description:
+    - Labels that select the pods of the current revision (the workload's matchLabels plus
+      C(pod-template-hash) or C(controller-revision-hash)), for example for a pods gate.
+  returned: always
+  type: dict
+  sample: {"app": "myapp", "pod-template-hash": "6b5f9bf7cc"}
 pods_by_revision:
   description: Pods per revision number (revisions without pods left out).
   returned: always

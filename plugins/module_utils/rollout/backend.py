@@ -158,6 +158,8 @@ class RolloutBackend(object):
             current_revision=current["revision"] if current else None,
             revision_before=before["revision"] if before else None,
             history=hist.public(revisions),
+            pod_selector=dict(((obj.get("spec") or {}).get("selector") or {}).get(
+                "matchLabels") or {}, **(current["pod_labels"] if current else {})),
             pods_by_revision=dict((str(r["revision"]), r["replicas"]) for r in revisions
                                   if r["replicas"]),
             paused=bool((obj.get("spec") or {}).get("paused")),

@@ -63,8 +63,10 @@ def _int(value, default=0):
         return default
 
 
-def _revision(number, name, template, annotations, created, replicas, ready, available):
-    return dict(revision=number, name=name, change_cause=(annotations or {}).get(CHANGE_CAUSE),
+def _revision(number, name, template, annotations, created, replicas, ready, available,
+              pod_labels):
+    return dict(revision=number, name=name, pod_labels=pod_labels,
+                change_cause=(annotations or {}).get(CHANGE_CAUSE),
                 images=images_of(template), created=created, replicas=replicas,
                 ready_replicas=ready, available_replicas=available, current=False,
                 template=template)
@@ -82,7 +84,8 @@ def deployment_history(deployment, replicasets):
             number, meta.get("name"), without_hash((rs.get("spec") or {}).get("template")),
             meta.get("annotations"), meta.get("creationTimestamp"),
             status.get("replicas", 0), status.get("readyReplicas", 0),
-            status.get("availableReplicas", 0)))
+            status.get("availableReplicas", 0),
+            {RS_HASH: (meta.get("labels") or {}).get(RS_HASH) or _hash_of(rs)}))
     current = without_hash((deployment.get("spec") or {}).get("template"))
     return mark_current(sorted(revisions, key=lambda r: r["revision"]),
                         lambda r: r["template"] == current)
@@ -105,13 +108,20 @@ def controller_history(obj, controller_revisions, pods):
         ready = [p for p in mine if _pod_ready(p)]
         revisions.append(_revision(
             _int(cr.get("revision")), meta.get("name"), template, meta.get("annotations"),
-            meta.get("creationTimestamp"), len(mine), len(ready), len(ready)))
+            meta.get("creationTimestamp"), len(mine), len(ready), len(ready),
+            {POD_REVISION: (meta.get("labels") or {}).get(CR_HASH) if kind == "DaemonSet"
+             else meta.get("name")}))
     revisions.sort(key=lambda r: r["revision"])
     status = obj.get("status") or {}
     if kind == "StatefulSet" and status.get("updateRevision"):
         return mark_current(revisions, lambda r: r["name"] == status["updateRevision"])
     current = (obj.get("spec") or {}).get("template")
     return mark_current(revisions, lambda r: _same_template(r["template"], current))
+
+
+def _hash_of(rs):
+    labels = (((rs.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")
+    return (labels or {}).get(RS_HASH)
 
 
 def _same_template(a, b):
