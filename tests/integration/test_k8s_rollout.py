@@ -13,11 +13,13 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
     REPLICASET,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
+    Check,
     daemonset_rollout,
     statefulset_rollout,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     wait_for,
+    wait_for_all,
     wait_for_rollout,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.rollout.plan import (
@@ -123,7 +125,7 @@ def test_hold_at_one_pod_then_ten_percent_then_resume(kube, namespace):
     # the batch was waited for (ready), and stays at 1 while held
     dep = kube.get(DEPLOYMENT, namespace, "web")
     assert dep["status"]["updatedReplicas"] == 1 and dep["status"]["readyReplicas"] == 21
-    time.sleep(3)
+    time.sleep(2)
     assert pods_by_image(kube, namespace) == {"web:v1": 20, "web:v2": 1}
     assert held["pods_by_revision"] == {"1": 20, "2": 1}
     # the Deployment's own strategy is kept for the resume
@@ -133,7 +135,7 @@ def test_hold_at_one_pod_then_ten_percent_then_resume(kube, namespace):
     ten = ok(rollout(namespace, pause_after="10%", change_cause="canary", **v2))
     assert ten["changed"] and ten["held"]["batch"] == 2
     assert pods_by_image(kube, namespace) == {"web:v1": 20, "web:v2": 2}
-    time.sleep(3)
+    time.sleep(2)
     assert pods_by_image(kube, namespace) == {"web:v1": 20, "web:v2": 2}
     assert ok(rollout(namespace, pause_after="10%", **v2))["changed"] is False
     assert ok(rollout(namespace, state="paused"))["changed"] is False
@@ -170,8 +172,11 @@ def test_pause_and_resume_are_states(kube, namespace):
 # ---------------------------------------------------------------------------
 def test_history_of_four_revisions_undo_to_previous_and_to_revision_2(kube, namespace):
     create_deployment(kube, namespace, replicas=2)
-    for version in ("v2", "v3", "v4"):
-        ok(rollout(namespace, images={"web": "web:" + version}, change_cause="to " + version))
+    for version in ("v2", "v3", "v4"):  # as kubectl set image + annotate would (fewer calls)
+        kube.patch(DEPLOYMENT, namespace, "web", {
+            "metadata": {"annotations": {CAUSE: "to " + version}},
+            "spec": {"template": template("web:" + version)}})
+        wait_for_rollout(kube, namespace, "web", 60)
     result = ok(rollout(namespace, revision=2))
     assert result["changed"] is False
     assert [(r["revision"], r["images"]["web"], r["change_cause"], r["current"])
@@ -199,7 +204,11 @@ def test_history_of_four_revisions_undo_to_previous_and_to_revision_2(kube, name
 def test_undo_to_a_pruned_revision_is_refused(kube, namespace):
     create_deployment(kube, namespace, replicas=1, revisionHistoryLimit=1)
     for version in ("v2", "v3"):
-        ok(rollout(namespace, images={"web": "web:" + version}))
+        kube.patch(DEPLOYMENT, namespace, "web", {"spec": {"template": template("web:" + version)}})
+        wait_for_rollout(kube, namespace, "web", 60)
+    # the controller prunes old ReplicaSets in the sync after the rollout completes
+    wait_for_all(kube, REPLICASET, namespace, "app=web",
+                 lambda items: Check(len(items) == 2, "%d ReplicaSets" % len(items)), 30)
     before = rv(kube, DEPLOYMENT, namespace)
     result = rollout(namespace, state="undone", to_revision=1)
     assert result["failed"]

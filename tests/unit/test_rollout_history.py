@@ -52,6 +52,7 @@ def test_deployment_history_sorted_with_the_current_one_and_counts():
         (3, {"web": "web:v3"}, None, False, 0, 0), (4, {"web": "web:v4"}, "to v4", True, 3, 2)]
     # the template is kept without the hash label, ready for an undo
     assert revisions[0]["template"]["metadata"]["labels"] == {"app": "web"}
+    assert revisions[3]["pod_labels"] == {"pod-template-hash": "dddd"}
     assert "template" not in hist.public(revisions)[0]
     assert hist.public(revisions)[0]["created"] == "2026-11-30T01:00:00Z"
 

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 from collections import namedtuple
 
 from ansible_collections.progressive.delivery.plugins.module_utils.engine import Engine
@@ -68,7 +69,7 @@ class RolloutBackend(object):
     # --- the actions -------------------------------------------------------
     def run(self, engine):
         spec = self.spec
-        observe = lambda: self.observe(engine)  # noqa: E731
+        observe = functools.partial(self.observe, engine)
         if spec.state == "undone":
             first, unused, made = engine.reconcile(observe, lambda o: pl.plan_undo(
                 spec, o.obj, hist.undo_target(self.history(o), spec.to_revision, spec.to_image),
@@ -95,7 +96,7 @@ class RolloutBackend(object):
     def hold(self, engine, first, batch):
         """Two writes (see plan.py): the batch, then, once its pods exist, the pause."""
         spec = self.spec
-        observe = lambda: self.observe(engine)  # noqa: E731
+        observe = functools.partial(self.observe, engine)
         unused, unused_last, made = engine.reconcile(observe, lambda o: pl.plan_batch(
             spec, o.obj, o.replicasets, batch))
         if made:
