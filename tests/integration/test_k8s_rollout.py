@@ -111,6 +111,13 @@ def test_update_records_the_change_cause_and_waits_for_the_rollout(kube, namespa
                        pod_template={"metadata": {"annotations": SLOW}}))
     assert again["changed"] is False
 
+    # the same update made by someone else just before: nothing to write, but the call
+    # still returns only once that rollout is done (as kubectl rollout status would)
+    kube.patch(DEPLOYMENT, namespace, "web", {"spec": {"template": template("web:v3", SLOW)}})
+    rerun = ok(rollout(namespace, images={"web": "web:v3"}))
+    assert rerun["changed"] is False and rerun["rollout"]["complete"] is True
+    assert pods_by_image(kube, namespace) == {"web:v3": 3}
+
 
 # ---------------------------------------------------------------------------
 # hold at N, pause, resume

@@ -86,16 +86,32 @@ class RolloutBackend(object):
             pause = False  # a batch of every pod is the end of the rollout
         else:
             pause = {"present": None, "paused": True, "resumed": False}[spec.state]
-        first, unused, made = engine.reconcile(observe, lambda o: pl.plan_update(
+        first, last, made = engine.reconcile(observe, lambda o: pl.plan_update(
             spec, o.obj, pause))
-        written = engine.written.get((spec.kind, spec.namespace, spec.name)) or {}
-        if made and not (written.get("spec") or {}).get("paused"):
+        now = engine.written.get((spec.kind, spec.namespace, spec.name)) or last.obj
+        # Like kubectl rollout status, an update or resume that finds its change already
+        # made still waits for the rollout under way (a rerun after an interrupted run
+        # returns once it is done); a call that only reads does not wait.
+        asks = spec.updates_template or pause is False
+        if not (now.get("spec") or {}).get("paused") and (
+                made or (asks and not ROLLOUT_STATUS[spec.kind](now).done)):
             engine.prove(lambda: self.wait_rollout(engine))
         return first
 
     def hold(self, engine, first, batch):
         """Two writes (see plan.py): the batch, then, once its pods exist, the pause."""
         spec = self.spec
+        template = pl.desired_template(spec, first.obj["spec"].get("template"))
+        others = [rs for rs in hist.owned_by(first.obj, first.replicasets)
+                  if (rs.get("spec") or {}).get("replicas") and
+                  hist.without_hash(rs["spec"].get("template")) != template]
+        if len(others) > 1:
+            engine.warnings.append(
+                "%s %s/%s was still between %d versions (ReplicaSets %s): the hold counts "
+                "the pods of the new template exactly, but the controller may rebalance the "
+                "older versions among themselves" % (
+                    spec.kind, spec.namespace, spec.name, len(others),
+                    ", ".join(sorted(rs["metadata"]["name"] for rs in others))))
         observe = functools.partial(self.observe, engine)
         unused, unused_last, made = engine.reconcile(observe, lambda o: pl.plan_batch(
             spec, o.obj, o.replicasets, batch))
