@@ -25,8 +25,10 @@ description:
     count: surge rounds up, unavailable rounds down."
   - "Update: O(images) by container name, O(env), O(pod_template) (merged into the template),
     with O(change_cause) recorded in the annotation C(kubernetes.io/change-cause) as
-    C(kubectl --record) did, then a wait for the rollout as C(kubectl rollout status) defines it.
-    A rollout that stops progressing fails with the Deployment's C(ProgressDeadlineExceeded)."
+    C(kubectl --record) did, then a wait for the rollout as C(kubectl rollout status) defines it
+    (also when the update was already made and its rollout is still under way; a call that
+    only reads does not wait). A rollout that stops progressing fails with the Deployment's
+    C(ProgressDeadlineExceeded)."
   - "Hold after N new pods (O(pause_after), Deployments): the update is rolled out by exactly
     N new pods beside all the old ones (N = O(pause_after), or that percent of the replicas
     rounded up, at least 1), then the Deployment is paused there. The controller creates the
