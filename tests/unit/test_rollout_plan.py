@@ -9,6 +9,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils import engine
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import WaitTimeout
 from ansible_collections.progressive.delivery.plugins.module_utils.rollout import plan as pl
 from ansible_collections.progressive.delivery.plugins.module_utils.rollout.backend import (
     RolloutBackend,
@@ -173,8 +174,18 @@ def test_merged_strategy_both_zero_is_refused_before_writing():
     assert kube.writes() == []
 
 
+def batch_controller(fake, key):
+    """Stands in for the Deployment controller's first sync after the batch write: the
+    surge pods exist (updatedReplicas = maxSurge), the generation is observed."""
+    obj = fake.store[key]
+    if key[0] == "Deployment" and not obj["spec"].get("paused"):
+        surge = obj["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+        obj["status"] = {"observedGeneration": obj["metadata"]["generation"],
+                         "updatedReplicas": surge if isinstance(surge, int) else 0}
+
+
 def test_hold_writes_the_batch_then_the_pause_and_keeps_the_strategy():
-    kube = FakeKube([dep()])
+    kube = FakeKube([dep()], after_write=batch_controller)
     engine, result = run(kube, pause_after="10%", images={"web": "web:v2"})
     assert result["actions"] == [
         "roll out Deployment web/web to 1 new pod(s) (image web=web:v2, settings)",
@@ -284,3 +295,18 @@ def test_a_conflict_is_read_and_planned_again():
     assert obj["metadata"]["labels"] == {"touched": "yes"}
     assert obj["spec"]["template"]["spec"]["containers"][0]["image"] == "web:v2"
     assert engine.conflicts == 1
+
+
+def test_without_wait_the_pause_still_waits_for_the_batch_to_exist():
+    """wait=false skips the readiness wait, not the batch: a pause written before the
+    controller made the new ReplicaSet would hold no new pod at all."""
+    kube = FakeKube([dep()])
+    kube.watch = lambda *args, **kwargs: iter(())  # a controller that never acts
+    engine = eng.Engine(kube, wait=False, wait_timeout=1)
+    backend = RolloutBackend(validate(params(pause_after=1, images={"web": "web:v2"})))
+    with pytest.raises(WaitTimeout) as err:
+        backend.run(engine)
+    assert "holding at 1 new pod(s) timed out: waiting for the Deployment spec update" \
+        in str(err.value)
+    assert [w[0] for w in kube.writes()] == ["replace"]  # the batch, no pause
+    assert not kube.obj("Deployment", NS, "web")["spec"]["paused"]

@@ -115,8 +115,10 @@ class RolloutBackend(object):
         observe = functools.partial(self.observe, engine)
         unused, unused_last, made = engine.reconcile(observe, lambda o: pl.plan_batch(
             spec, o.obj, o.replicasets, batch))
-        if made:
-            engine.prove(lambda: self.wait_batch(engine, batch, ready=False))
+        if made and not engine.check_mode:
+            # Not optional (wait=false too): paused before the controller made the batch,
+            # the Deployment would hold no new pod at all.
+            self.wait_batch(engine, batch, ready=False)
         unused, unused_last, paused = engine.reconcile(observe, lambda o: pl.plan_hold(spec, o.obj))
         if made or paused:
             engine.prove(lambda: self.wait_batch(engine, batch, ready=True))
@@ -190,7 +192,13 @@ class RolloutBackend(object):
         if spec.kind != "StatefulSet":
             result["pod_counts"] = pod_counts_report(obj, held)
         if spec.revision:
-            result["revision_detail"] = hist.detail(revisions, spec.revision)
+            try:
+                result["revision_detail"] = hist.detail(revisions, spec.revision)
+            except hist.UndoRefused as exc:
+                if not engine.changed:
+                    raise
+                engine.warnings.append(str(exc))  # the writes are made: report them
+                result["revision_detail"] = None
         if spec.state == "undone":
             result["undone_to"] = current["revision"] if current else None
         return result
