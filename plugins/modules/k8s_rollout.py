@@ -36,7 +36,7 @@ description:
     of an hour keeps any new pod from counting as available, so it cannot go beyond N before
     the pause; a paused Deployment whose pods add up to replicas + maxSurge is not rescaled,
     so the count stays at N. The count is exact; the cost is N extra pods while the batch is
-    held (as with seed 001's C(maxSurge) batch). The Deployment's own strategy is kept in the
+    held (as with a C(maxSurge) batch paused by hand). The Deployment's own strategy is kept in the
     annotation C(progressive.delivery/rollout-hold) and put back by O(state=resumed) (or a
     batch of 100%); C(kubectl rollout resume) alone would go on with batches of N."
   - "O(state=paused) / O(state=resumed) (Deployments, as C(kubectl rollout pause/resume)) are
