@@ -64,6 +64,18 @@ def test_seed001_switches_myapp_lan_to_v2(kube):
     assert live["metadata"]["annotations"]["progressive.delivery/previous-version"] == "v1"
 
 
+def test_rolling_update_holds_a_canary_pod_resumes_and_undoes_to_v1(kube):
+    fresh(kube, "rolling-update")
+    run("rolling_update.yml")
+    dep = kube.get(DEPLOYMENT, "rolling-update", "myapp-deploy")
+    assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "ikubernetes/myapp:v1"
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert not dep["spec"].get("paused")
+    assert "progressive.delivery/rollout-hold" not in dep["metadata"].get("annotations", {})
+    assert dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    assert dep["status"]["updatedReplicas"] == dep["status"]["readyReplicas"] == 5
+
+
 def test_seed003_promotes_the_ingress_and_drops_the_preview_path(kube):
     fresh(kube, "seed003")
     run("ingress_bluegreen_preview_path.yml")

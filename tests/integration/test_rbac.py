@@ -148,3 +148,15 @@ def test_bluegreen_knative_backend(kube, namespace, tmp_path, run_as, require_cr
                                          knative_vars(namespace, tmp_path)))
     assert not result.failed, result.summary()
     assert result.custom_stats["bluegreen_outcome"] == "promoted"
+
+
+def test_canary_rolling_backend(kube, namespace, tmp_path, run_as):
+    create_stable(kube, namespace, replicas=4, service=False)
+    result = run_as("rollout", role_play("progressive.delivery.canary", release_vars(
+        namespace, canary_backend="rolling", canary_service="", canary_pod_template={},
+        canary_rolling={"images": {"myapp": "ikubernetes/myapp:v2"}},
+        canary_steps=[{"weight": 25}, {"pause": "1s"}, {"weight": 100}])))
+    assert not result.failed, result.summary()
+    assert result.custom_stats["canary_outcome"] == "promoted"
+    assert image(kube, namespace, "myapp") == "ikubernetes/myapp:v2"
+    assert not kube.get(DEPLOYMENT, namespace, "myapp")["spec"].get("paused")

@@ -180,3 +180,87 @@ def service_serves(service, wanted, exact=False):
         return Check(True, "Service %s sends traffic to %d pods" % (service, len(ready)))
 
     return predicate
+
+
+def statefulset_rollout(obj):
+    """A StatefulSet's rollout is complete, as ``kubectl rollout status`` defines it
+    (RollingUpdate strategy; with a partition, the pods at or above it)."""
+    if obj is None:
+        return Check(False, "the StatefulSet does not exist")
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return Check(False, "rollout status is only available for the RollingUpdate strategy "
+                     "(this StatefulSet uses %s)" % strategy.get("type"), True)
+    if meta_value(obj, "generation", 0) > status.get("observedGeneration", 0):
+        return Check(False, "waiting for the StatefulSet spec update to be observed")
+    want = spec.get("replicas", 1)
+    if status.get("readyReplicas", 0) < want:
+        return Check(False, "waiting for %d pods to be ready (%d ready)" % (
+            want, status.get("readyReplicas", 0)))
+    partition = (strategy.get("rollingUpdate") or {}).get("partition") or 0
+    if partition:
+        if status.get("updatedReplicas", 0) < want - partition:
+            return Check(False, "waiting for partitioned roll out to finish: %d out of %d new "
+                         "pods have been updated" % (status.get("updatedReplicas", 0),
+                                                     want - partition))
+        return Check(True, "partitioned roll out complete: %d new pods have been updated"
+                     % status.get("updatedReplicas", 0))
+    if status.get("updateRevision") != status.get("currentRevision"):
+        return Check(False, "waiting for statefulset rolling update to complete %d pods at "
+                     "revision %s" % (status.get("updatedReplicas", 0),
+                                      status.get("updateRevision")))
+    return Check(True, "statefulset rolling update complete %d pods at revision %s" % (
+        status.get("currentReplicas", 0), status.get("currentRevision")))
+
+
+def daemonset_rollout(obj):
+    """A DaemonSet's rollout is complete, as ``kubectl rollout status`` defines it."""
+    if obj is None:
+        return Check(False, "the DaemonSet does not exist")
+    strategy = (obj.get("spec") or {}).get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return Check(False, "rollout status is only available for the RollingUpdate strategy "
+                     "(this DaemonSet uses %s)" % strategy.get("type"), True)
+    status = obj.get("status") or {}
+    name = meta_value(obj, "name")
+    if meta_value(obj, "generation", 0) > status.get("observedGeneration", 0):
+        return Check(False, "waiting for the DaemonSet spec update to be observed")
+    want = status.get("desiredNumberScheduled", 0)
+    updated = status.get("updatedNumberScheduled", 0)
+    if updated < want:
+        return Check(False, 'waiting for daemon set "%s" rollout to finish: %d out of %d new '
+                     "pods have been updated" % (name, updated, want))
+    if status.get("numberAvailable", 0) < want:
+        return Check(False, 'waiting for daemon set "%s" rollout to finish: %d of %d updated '
+                     "pods are available" % (name, status.get("numberAvailable", 0), want))
+    return Check(True, 'daemon set "%s" successfully rolled out' % name)
+
+
+ROLLOUT_STATUS = {
+    "Deployment": deployment_rollout,
+    "StatefulSet": statefulset_rollout,
+    "DaemonSet": daemonset_rollout,
+}
+
+
+def deployment_batch(batch, generation, ready=False):
+    """Predicate: the Deployment (of at least ``generation``) runs ``batch`` pods of its
+    template (``updatedReplicas``), all ready with ``ready``."""
+
+    def predicate(obj):
+        if obj is None:
+            return Check(False, "the Deployment does not exist", True)
+        status = obj.get("status") or {}
+        if status.get("observedGeneration", 0) < max(generation, meta_value(obj, "generation", 0)):
+            return Check(False, "waiting for the Deployment spec update to be observed")
+        updated = status.get("updatedReplicas", 0)
+        if updated < batch:
+            return Check(False, "%d of %d new pods created" % (updated, batch))
+        if ready and status.get("readyReplicas", 0) < status.get("replicas", 0):
+            return Check(False, "%d of %d pods ready (%d of them new)" % (
+                status.get("readyReplicas", 0), status.get("replicas", 0), updated))
+        return Check(True, "%d new pods%s" % (updated, " ready" if ready else ""))
+
+    return predicate
