@@ -84,6 +84,7 @@ class Engine(object):
         self.before = {}
         self.after = {}
         self.written = {}    # (kind, namespace, name) -> object as our last write left it
+        self.originals = {}  # the same keys -> object as read before our first write to it
         self.simulated = {}  # check mode: the same, for the reads that follow
         self.conflicts = 0
 
@@ -134,6 +135,8 @@ class Engine(object):
         if changed is not None and current is not None and not changed(current, result):
             return result
         self.before.setdefault(label, before)
+        # What a restore on rejection puts back: the state before this call touched it.
+        self.originals.setdefault(write.key, copy.deepcopy(current))
         if self.check_mode:
             self.simulated[write.key] = result
         self.written[write.key] = result

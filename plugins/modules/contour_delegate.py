@@ -15,7 +15,7 @@ description:
   - Manages the delegation of one path prefix of a Contour root proxy (the proxy that
     defines the virtual host) to a child proxy, possibly in another namespace, and the
     weights of the services in the child's route for that path.
-  - Blue/green (seed 002) is switching which child the path is delegated to, for example
+  - Blue/green is switching which child proxy a path is delegated to, for example
     from C(blog) (service green) to C(blog2) (service blue); switching back is the same call
     with the other child. The switch is one write to the root.
   - Canary is setting O(services) with weights, for example green 5 / blue 95, then 100 / 0.
@@ -142,8 +142,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reads the cluster, checks the input and sends the writes as server-side
-      dry runs; reports what would change. Nothing is written.
+    description: Reads the cluster, checks the input and works out the objects as the
+      writes would leave them; reports what would change. Nothing is sent.
   diff_mode:
     support: full
     description: Shows the root's host, TLS secret and delegations, and the child's routes
@@ -171,7 +171,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Seed 002, root for yangcs.net delegating /blog to marketing/blog (green)
+- name: Root for yangcs.net delegating /blog to marketing/blog (green)
   progressive.delivery.contour_delegate:
     name: root-blog
     namespace: root-ingressroute
@@ -301,14 +301,16 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
-    APIS,
-    STATES,
-    PlanError,
-    validate,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.contour.backend import (
     run_contour_delegate,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
+    PlanError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.validation import (
+    APIS,
+    STATES,
+    validate,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,

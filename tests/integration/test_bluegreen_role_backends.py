@@ -9,7 +9,7 @@ from playbooks import role_play, run_playbook, write_playbook
 from test_k8s_bluegreen import seed001_v1_live, template
 
 from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
-from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
     HTTPPROXY,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (

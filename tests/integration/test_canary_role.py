@@ -23,7 +23,7 @@ from canary_objects import (
 )
 from playbooks import kill_playbook, role_play, run_playbook, start_playbook, write_playbook
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
     HTTPPROXY,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (

@@ -10,7 +10,7 @@ from playbooks import run_playbook
 
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway.plan import HTTPROUTE
 from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
-from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
     HTTPPROXY,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (

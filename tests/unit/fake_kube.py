@@ -3,10 +3,16 @@ tests of the engine and of backends' decisions on recorded objects.
 
 It keeps objects by (kind, namespace, name), bumps resourceVersion and generation on every
 write, honours a resourceVersion precondition in a merge patch (409 when stale), and lets
-a test script another writer (``before_write``) or a controller (``after_write``). Every
-write request is kept in ``sent`` with its body, so a test can check what was sent (a
-patch's resourceVersion precondition, say); dry runs are kept there too but are not
-``writes()``. Waits are not simulated here: a backend's proof is exercised on the testbed.
+a test script another writer (``before_write``) or a controller (``after_write``: it sees
+the store after each write, as a controller sees a watch event, and may set status; the
+write's answer is the object as written, before that). Every write request is kept in
+``sent`` with its body, so a test can check what was sent (a patch's resourceVersion
+precondition, say); dry runs are kept there too but are not ``writes()``.
+
+``watch`` yields the changes a test scripted in ``events[(kind, name)]`` (callables that
+change the stored object, one MODIFIED event each), then ends; so a backend's wait on a
+predicate is exercised on recorded objects. Timing and the real controllers are the
+testbed's business.
 """
 
 import copy
@@ -27,6 +33,7 @@ class FakeKube(object):
         self.rv = 100
         self.requests = []  # (verb, kind, name) for every call, reads included
         self.sent = []      # a Sent for every write request, dry runs included
+        self.events = {}    # (kind, name) -> [change(obj)] that watch() plays
         self.before_write = before_write  # f(fake, verb, key) -> runs before each write
         self.after_write = after_write    # f(fake, key) -> runs after each write
         for obj in objects:
@@ -36,8 +43,9 @@ class FakeKube(object):
     def put(self, obj):
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
-        self.rv += 1
-        meta["resourceVersion"] = str(self.rv)
+        if "resourceVersion" not in meta:  # objects from fixtures may carry their own
+            self.rv += 1
+            meta["resourceVersion"] = str(self.rv)
         meta.setdefault("generation", 1)
         self.store[(obj["kind"], meta.get("namespace"), meta["name"])] = obj
         return copy.deepcopy(obj)
@@ -83,9 +91,10 @@ class FakeKube(object):
         meta["generation"] = ((old or {}).get("metadata", {}).get("generation", 0)
                               + (1 if bump_generation else 0)) or 1
         self.store[key] = obj
-        if self.after_write is not None:
+        answer = copy.deepcopy(obj)  # the API server answers with the object as written,
+        if self.after_write is not None:  # before any controller reacts to it
             self.after_write(self, key)
-        return copy.deepcopy(self.store[key])
+        return answer
 
     def create(self, resource, namespace, body, dry_run=False):
         key = self._write("create", resource, namespace, body["metadata"]["name"], body,
@@ -127,3 +136,11 @@ class FakeKube(object):
     def delete(self, resource, namespace, name):
         key = self._write("delete", resource, namespace, name)
         self.store.pop(key, None)
+
+    def watch(self, resource, namespace, resource_version, timeout, name=None,
+              **unused):
+        self.requests.append(("watch", resource.kind, name))
+        key = (resource.kind, namespace, name)
+        for change in self.events.pop((resource.kind, name), []):
+            change(self.store[key])
+            yield "MODIFIED", copy.deepcopy(self.store[key])

@@ -167,6 +167,21 @@ def test_rejection_is_handed_to_the_backend_which_restores():
     assert kube.obj("ConfigMap", NS, "live")["data"] == {"colour": "blue"}
 
 
+def test_originals_keep_each_object_as_read_before_the_first_write():
+    kube = FakeKube([configmap("live", colour="blue")])
+    engine = eng.Engine(kube)
+    key = ("ConfigMap", NS, "live")
+    for colour in ("green", "red"):
+        live = engine.get(CONFIGMAP, NS, "live")
+        engine.write(eng.Write("patch", CONFIGMAP, NS, "live", {
+            "metadata": {"resourceVersion": live["metadata"]["resourceVersion"]},
+            "data": {"colour": colour}}))
+    engine.write(eng.Write("create", CONFIGMAP, NS, "new", configmap("new", colour="x")))
+    assert engine.originals[key]["data"] == {"colour": "blue"}  # not the green in between
+    assert engine.written[key]["data"] == {"colour": "red"}
+    assert engine.originals[("ConfigMap", NS, "new")] is None  # did not exist
+
+
 def test_proof_without_a_rejection_handler_raises_the_wait_error():
     engine = eng.Engine(FakeKube())
 

@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
     build_api_client,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
     HTTPPROXY,
     INGRESSROUTE,
 )

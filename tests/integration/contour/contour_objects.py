@@ -3,7 +3,7 @@ import base64
 import datetime
 import uuid
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
     HTTPPROXY,
     INGRESSROUTE,
 )

@@ -6,7 +6,7 @@ import pytest
 
 from modules import run_module
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
     HTTPPROXY,
     INGRESSROUTE,
     TLS_DELEGATION,

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from ansible_collections.progressive.delivery.plugins.module_utils.contour.plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
     HTTPPROXY,
     INGRESSROUTE,
 )
