@@ -64,7 +64,8 @@ def run_module(module, work, refusal_types=()):
         module.fail_json(msg="Kubernetes API error: %s" % exc, status=exc.status,
                          reason=exc.reason)
     except refusal_types as exc:
-        module.fail_json(msg=str(exc))
+        # A refusal after a write carries what is live now (``result``) for the caller.
+        module.fail_json(msg=str(exc), **getattr(exc, "result", {}))
     diff = result.pop("diff", None)
     if module._diff and diff is not None:
         result["diff"] = diff

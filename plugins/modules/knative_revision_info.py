@@ -64,7 +64,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: kn revision list (seed 004)
+- name: The revisions of a Knative Service, as kn revision list shows them
   progressive.delivery.knative_revision_info:
     namespace: default
     service: hello
@@ -87,7 +87,7 @@ EXAMPLES = r"""
       - rev.revisions[0].traffic_percent == 0
       - rev.revisions[0].env.TARGET == "Second"
 
-- name: Revisions of a Configuration behind a standalone Route (seed 000)
+- name: Revisions of a Configuration behind a standalone Route (blue/green between two revisions)
   progressive.delivery.knative_revision_info:
     namespace: default
     configuration: blue-green-demo

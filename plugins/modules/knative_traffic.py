@@ -152,7 +152,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-# Seed 000: blue/green between two revisions of a Configuration behind a standalone Route.
+# Blue/green between two revisions of a Configuration behind a standalone Route.
 - name: All traffic to the revision just created (revision 1, blue)
   progressive.delivery.knative_traffic:
     namespace: default
@@ -199,7 +199,7 @@ EXAMPLES = r"""
       - revision: "{{ green }}"
         percent: 100
 
-# Seed 004: kn service update hello --traffic hello-00004=50 --traffic hello-00002=25 ...
+# A three-way split, as `kn service update hello --traffic hello-00004=50 ...` does
 - name: Three-way split of a Knative Service
   progressive.delivery.knative_traffic:
     namespace: default
@@ -341,12 +341,12 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.knative.traffic_plan import (
-    validate,
-)
 from ansible_collections.progressive.delivery.plugins.module_utils.knative.traffic_backend import (
     TrafficFailed,
     run_traffic,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.knative.traffic_validation import (
+    validate,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
@@ -390,16 +390,12 @@ def main():
 
     def work():
         spec = validate(module.params, strict=False)
-        kube = kube_for(module)
-        try:
-            return run_traffic(kube, spec, check_mode=module.check_mode,
-                               wait=module.params["wait"],
-                               wait_timeout=module.params["wait_timeout"],
-                               rollback=module.params["rollback_on_failure"])
-        except TrafficFailed as exc:
-            module.fail_json(msg=str(exc), **exc.result)
+        return run_traffic(kube_for(module), spec, check_mode=module.check_mode,
+                           wait=module.params["wait"],
+                           wait_timeout=module.params["wait_timeout"],
+                           rollback=module.params["rollback_on_failure"])
 
-    run_module(module, work)
+    run_module(module, work, refusal_types=(TrafficFailed,))
 
 
 if __name__ == "__main__":

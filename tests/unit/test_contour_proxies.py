@@ -6,7 +6,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.contour impor
     proxies as px,
 )
 
-from contour_objects import MKT, ROOT_NS, child, httpproxy, root, spec
+from contour_objects import MKT, ROOT_NS, child, root, spec
 
 
 # --- reading delegations and routes ----------------------------------------------

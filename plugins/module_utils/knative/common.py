@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Knative Serving resources, label keys and small readers shared by the knative_* modules.
 
-Everything here is pure (dicts in, values out); the runners do the I/O.
+Everything here is pure (dicts in, values out); the backends do the I/O.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -16,6 +16,9 @@ import time
 from collections import namedtuple
 
 from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
+from ansible_collections.progressive.delivery.plugins.module_utils.knative.traffic_status import (
+    split_from_status,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
 )
@@ -218,15 +221,17 @@ def replicas_of(revision, autoscaler, deployment):
 def traffic_of(name, routes):
     """Every status.traffic entry (of the given Routes/Service) that serves ``name``."""
     entries = []
-    for route in routes:
-        for entry in kn.status(route).get("traffic") or []:
-            if entry.get("revisionName") == name:
-                entries.append(dict(route=kn.meta(route, "name"),
-                                    percent=int(entry.get("percent") or 0),
-                                    tag=entry.get("tag") or None,
-                                    latest_revision=bool(entry.get("latestRevision")),
-                                    url=entry.get("url")))
+    for entry in routes_split(routes):
+        if entry.pop("revision") == name:
+            entries.append(entry)
     return entries
+
+
+def routes_split(routes):
+    """The split each Route (or Service) reports, as knative_traffic reports it, with the
+    name of the Route."""
+    return [dict(entry, route=kn.meta(route, "name"))
+            for route in routes for entry in split_from_status(route)]
 
 
 def revision_report(revision, snapshot, now):
@@ -318,17 +323,8 @@ def route_traffic(snapshot):
     """The split of the Service (or of the Routes that send traffic to these revisions),
     in the order Knative reports it."""
     names = set(kn.meta(r, "name") for r in snapshot.revisions)
-    entries = []
-    for route in snapshot.routes:
-        route_entries = kn.status(route).get("traffic") or []
-        if snapshot.owner_kind != "Service" and \
-                not any(e.get("revisionName") in names for e in route_entries):
-            continue
-        for entry in route_entries:
-            entries.append(dict(route=kn.meta(route, "name"),
-                                revision=entry.get("revisionName"),
-                                percent=int(entry.get("percent") or 0),
-                                tag=entry.get("tag") or None,
-                                latest_revision=bool(entry.get("latestRevision")),
-                                url=entry.get("url")))
-    return entries
+    routes = [route for route in snapshot.routes
+              if snapshot.owner_kind == "Service" or any(
+                  e.get("revisionName") in names
+                  for e in kn.status(route).get("traffic") or [])]
+    return routes_split(routes)
