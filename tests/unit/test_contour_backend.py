@@ -99,8 +99,8 @@ def test_switch_writes_the_root_once_and_reports_contours_verdict():
     kube = seed_cluster()
     result = run(kube)
     assert result["changed"]
-    assert [(w[0], w[2]) for w in kube.sent] == [("patch", "root-blog")]
-    assert kube.sent[0][3]["metadata"]["resourceVersion"] == "100"  # as read
+    assert [(w.verb, w.name, w.dry_run) for w in kube.sent] == [("patch", "root-blog", False)]
+    assert kube.sent[0].body["metadata"]["resourceVersion"] == "100"  # as read
     assert includes(kube)[0]["name"] == "blog2"
     assert result["delegation"] == dict(name="blog2", namespace=MKT)
     assert result["previous_delegation"] == dict(name="blog", namespace=MKT)
@@ -117,10 +117,10 @@ def test_conflict_means_read_and_plan_again():
     other_writer_once(kube)
     result = run(kube)
     assert result["changed"]
-    patches = [w for w in kube.sent if w[0] == "patch"]
+    patches = [w.body for w in kube.sent if w.verb == "patch"]
     assert len(patches) == 2
-    assert patches[0][3]["metadata"]["resourceVersion"] != \
-        patches[1][3]["metadata"]["resourceVersion"]
+    assert patches[0]["metadata"]["resourceVersion"] != \
+        patches[1]["metadata"]["resourceVersion"]
 
 
 def test_check_mode_sends_nothing_and_predicts_child_then_root():
@@ -129,7 +129,7 @@ def test_check_mode_sends_nothing_and_predicts_child_then_root():
     result = run(kube, check_mode=True, services=[dict(name="blue", weight=1)])
     assert result["changed"]
     # The engine simulates the writes: not even a dry run reaches the server.
-    assert kube.writes() == []
+    assert kube.writes() == [] and kube.sent == []
     assert [a.split(" ")[1].rstrip(":") for a in result["actions"]] == [
         "marketing/blog2", "root-ingressroute/root-blog"]
     assert kube.store == before

@@ -39,7 +39,7 @@ def other_writer_once(kube):
 
 
 def patches(kube):
-    return [body for verb, _kind, _name, body in kube.sent if verb == "patch"]
+    return [s.body for s in kube.sent if s.verb == "patch" and not s.dry_run]
 
 
 def settle_as_requested(obj):
@@ -99,7 +99,7 @@ def test_second_identical_run_writes_nothing():
 def test_check_mode_writes_nothing_and_predicts_the_split():
     kube = cluster()
     result = run_traffic(kube, spec_for(FIFTY), check_mode=True)
-    assert patches(kube) == [] and kube.writes() == []
+    assert patches(kube) == [] and kube.sent == []
     assert result["changed"] is True
     assert [(e["revision"], e["percent"]) for e in result["traffic"]] == [
         ("hello-00001", 50), ("hello-00002", 50)]
