@@ -37,13 +37,15 @@ class FakeKube(object):
         self.before_write = before_write  # f(fake, verb, key) -> runs before each write
         self.after_write = after_write    # f(fake, key) -> runs after each write
         for obj in objects:
-            self.put(obj)
+            self.put(obj, keep_version=True)
 
     # --- helpers for tests -------------------------------------------------
-    def put(self, obj):
+    def put(self, obj, keep_version=False):
+        """Store ``obj`` as another writer would (a new resourceVersion); the initial
+        objects keep a resourceVersion their fixture gives them."""
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
-        if "resourceVersion" not in meta:  # objects from fixtures may carry their own
+        if not (keep_version and "resourceVersion" in meta):
             self.rv += 1
             meta["resourceVersion"] = str(self.rv)
         meta.setdefault("generation", 1)
