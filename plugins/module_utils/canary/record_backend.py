@@ -73,6 +73,7 @@ class RecordBackend(object):
 
     def plan(self, configmap):
         after = self.after(configmap)
+        # absent deletes the ConfigMap even when it holds no readable record
         if after == rr.read_record(configmap) and self.params["state"] != "absent":
             return []
         return record_writes(self.params["namespace"], self.record_name, self.params["name"],
