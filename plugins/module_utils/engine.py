@@ -71,9 +71,12 @@ class Engine(object):
     """State of one module call: the client, check mode, the deadline, what was written."""
 
     def __init__(self, kube, check_mode=False, wait=True, wait_timeout=300,
-                 diff_view=None, clock=time.monotonic):
+                 diff_view=None, clock=time.monotonic, dry_run_create=False):
         self.kube = kube
         self.check_mode = check_mode
+        # check mode: send creates as server dry runs too (the server validates and
+        # defaults the new object), for backends whose check mode promises that
+        self.dry_run_create = dry_run_create
         self.wait = bool(wait) and not check_mode
         self.wait_timeout = wait_timeout
         self.clock = clock
@@ -130,8 +133,8 @@ class Engine(object):
             current = self.get(write.resource, write.namespace, write.name)
         label = "%s/%s" % (write.resource.kind, write.name)
         before = self.diff_view(current)
-        result = simulate(write, current, self.kube) if self.check_mode else \
-            self._send(write)
+        result = simulate(write, current, self.kube, self.dry_run_create) if self.check_mode \
+            else self._send(write)
         if changed is not None and current is not None and not changed(current, result):
             return result
         self.before.setdefault(label, before)
@@ -259,12 +262,14 @@ class Engine(object):
         return self.result(**backend.report(self, first, observed, writes))
 
 
-def simulate(write, current, kube=None):
+def simulate(write, current, kube=None, dry_run_create=False):
     """Check mode: the object as the write would leave it, without writing. Server-side
     apply merges by field ownership, which only the server knows: it is sent as a
-    dry run. A Deployment is shown as rolled out, so a plan that waits on it goes on."""
+    dry run (a create too, with ``dry_run_create``). A Deployment is shown as rolled
+    out, so a plan that waits on it goes on."""
     if write.verb == "create":
-        result = copy.deepcopy(write.body)
+        result = kube.create(write.resource, write.namespace, write.body, dry_run=True) \
+            if dry_run_create else copy.deepcopy(write.body)
     elif write.verb == "patch":
         result = merge_patch(current, write.body)
     elif write.verb == "replace":

@@ -220,21 +220,18 @@ now:
   type: float
 """
 
-import copy
-import json
-import time
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.canary import release_record as cs
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
-    FieldErrors,
-    ValidationError,
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.record_backend import (
+    run_release_state,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks import validate_gates
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
-    CONFIGMAP,
-    KubeError,
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.release_call import (
+    STATES,
+    RecordError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.release_record import (
+    ON_RESUME,
+    PHASES,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
@@ -246,202 +243,31 @@ OWN_SPEC = dict(
     name=dict(type="str", required=True),
     namespace=dict(type="str", required=True),
     record_name=dict(type="str"),
-    state=dict(type="str", default="query", choices=["query", "started", "present", "absent"]),
+    state=dict(type="str", default="query", choices=list(STATES)),
     version=dict(type="str"),
     steps=dict(type="list", elements="raw"),
-    on_resume=dict(type="str", default="continue", choices=list(cs.ON_RESUME)),
+    on_resume=dict(type="str", default="continue", choices=list(ON_RESUME)),
     gates=dict(type="list", elements="dict"),
     stable_version=dict(type="str"),
     backend=dict(type="str"),
     step=dict(type="int"),
-    phase=dict(type="str", choices=list(cs.PHASES)),
+    phase=dict(type="str", choices=list(PHASES)),
     weight=dict(type="float"),
     gate_results=dict(type="list", elements="dict"),
     reason=dict(type="str"),
     data=dict(type="dict"),
     gate_interval=dict(type="raw"),
 )
-CONFLICT_RETRIES = 3
-
-
-class RecordError(Exception):
-    pass
-
-
-def validate(params):
-    errs = FieldErrors()
-    errs.check_dns_label("namespace", params["namespace"])
-    state = params["state"]
-    if state != "absent" and not params.get("version"):
-        errs.add("version", "is required with state=%s", state)
-    record_name = params.get("record_name") or "%s-release" % params["name"]
-    errs.check_dns_subdomain("record_name", record_name)
-    steps = None
-    if params.get("steps") is not None:
-        try:
-            steps = cs.parse_steps(params["steps"])
-        except ValidationError as exc:
-            errs.errors.extend(exc.errors)
-    elif state in ("query", "started"):
-        errs.add("steps", "is required with state=%s", state)
-    gates = params.get("gates") or []
-    plain = [g for g in gates if not (isinstance(g, dict) and g.get("type") == "tasks")]
-    for index, gate in enumerate(gates):
-        if isinstance(gate, dict) and gate.get("type") == "tasks" and not gate.get("file"):
-            errs.add("gates[%d].file" % index, "is required for a tasks gate")
-    try:
-        validate_gates(plain)
-    except ValidationError as exc:
-        errs.errors.extend(exc.errors)
-    interval = params.get("gate_interval")
-    if interval is not None:
-        try:
-            cs.parse_duration(interval)
-        except ValueError as exc:
-            errs.add("gate_interval", "%s", exc)
-    if state == "present" and params.get("step") is not None and steps is not None:
-        if not 0 <= params["step"] < len(steps):
-            errs.add("step", "%d is not a step index (0 to %d)", params["step"], len(steps) - 1)
-    errs.raise_if_any()
-    return record_name, steps
-
-
-def write_record(kube, namespace, name, app, configmap, record, check_mode):
-    text = json.dumps(record, sort_keys=True)
-    summary = cs.describe(record)
-    if configmap is None:
-        body = {
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace,
-                         "labels": {"app.kubernetes.io/managed-by": "progressive.delivery",
-                                    "progressive.delivery/release-of": app},
-                         "annotations": {cs.RECORD_ANNOTATION: text}},
-            "data": {"summary": summary},
-        }
-        if not check_mode:
-            kube.create(CONFIGMAP, namespace, body)
-        return
-    patch = {"metadata": {"annotations": {cs.RECORD_ANNOTATION: text},
-                          "resourceVersion": configmap["metadata"]["resourceVersion"]},
-             "data": {"summary": summary}}
-    if not check_mode:
-        kube.patch(CONFIGMAP, namespace, name, patch)
 
 
 def main():
-    module = AnsibleModule(argument_spec=_spec(), supports_check_mode=True)
-
-    def work():
-        params = module.params
-        record_name, steps = validate(params)
-        kube = kube_for(module)
-        ns = params["namespace"]
-        now = round(time.time(), 3)
-        result = dict(changed=False, now=now)
-        if steps is not None:
-            result["steps"] = cs.steps_report(steps)
-
-        for attempt in range(CONFLICT_RETRIES):
-            configmap = kube.get_or_none(CONFIGMAP, ns, record_name)
-            record = cs.read_record(configmap)
-            before = copy.deepcopy(record)
-            if params["state"] == "query":
-                try:
-                    decision = cs.decide(record, params["version"], steps, params["on_resume"])
-                except cs.ReleaseConflict as exc:
-                    raise RecordError(str(exc))
-                result.update(decision=decision.action, start_step=decision.start_step,
-                              message=decision.message, record=record,
-                              weight_before_start=cs.last_weight_before(
-                                  steps, decision.start_step or 0))
-                after = record
-            elif params["state"] == "absent":
-                after = None
-                result.update(record=None, message="record %s deleted" % record_name
-                              if configmap else "no record")
-                if configmap is not None:
-                    result["changed"] = True
-                    if not module.check_mode:
-                        kube.delete(CONFIGMAP, ns, record_name)
-            else:
-                after = event(params, steps, record, now)
-                result["record"] = after
-                result["message"] = cs.describe(after)
-                if after != before:
-                    result["changed"] = True
-                    try:
-                        write_record(kube, ns, record_name, params["name"], configmap, after,
-                                     module.check_mode)
-                    except KubeError as exc:
-                        if exc.conflict and attempt < CONFLICT_RETRIES - 1:
-                            continue
-                        raise
-            break
-        current = result.get("record")
-        if current:
-            result["elapsed"] = round(max(0, now - (current.get("step_started") or now)), 3)
-            step_index = current.get("step")
-            if params["state"] == "present" and steps is not None and isinstance(
-                    step_index, int) and 0 <= step_index < len(steps) and \
-                    steps[step_index].kind == "pause":
-                remaining = cs.pause_remaining(current, steps[step_index], now)
-                result["remaining"] = round(remaining, 3)
-                interval = params.get("gate_interval")
-                result["pause_chunks"] = cs.pause_chunks(
-                    remaining, cs.parse_duration(interval) if interval is not None else None)
-        result["diff"] = dict(before=_diff_view(before), after=_diff_view(after))
-        return result
-
-    run_module(module, work, refusal_types=(RecordError,))
-
-
-def event(params, steps, record, now):
-    """The record after this call's event (state started or present)."""
-    version = params["version"]
-    if params["state"] == "started":
-        new = cs.new_record(params["name"], version, params.get("stable_version"),
-                            params.get("backend"), steps, now)
-        new["attempt"] = (record or {}).get("attempt", 0) + 1 if record and record.get(
-            "version") == version else 1
-        for key, value in (params.get("data") or {}).items():
-            new[key] = value
-        return new
-    if record is None:
-        raise RecordError("no release is recorded in ConfigMap %s/%s; start one with "
-                          "state=started" % (params["namespace"], _record_name(params)))
-    if record.get("version") != version:
-        raise RecordError("the recorded release is of version %s, not %s (%s)"
-                          % (record.get("version"), version, cs.describe(record)))
-    extra = dict(params.get("data") or {})
-    if params.get("stable_version"):
-        extra["stable_version"] = params["stable_version"]
-    if params.get("backend"):
-        extra["backend"] = params["backend"]
-    weight = params.get("weight")
-    if weight is not None and weight == int(weight):
-        weight = int(weight)
-    return cs.update_record(record, now, step=params.get("step"), phase=params.get("phase"),
-                            weight=weight, gates=params.get("gate_results"),
-                            message=params.get("reason"), extra=extra)
-
-
-def _record_name(params):
-    return params.get("record_name") or "%s-release" % params["name"]
-
-
-def _diff_view(record):
-    if not record:
-        return {}
-    view = dict(record)
-    view.pop("history", None)
-    return view
-
-
-def _spec():
     spec = argument_spec(OWN_SPEC)
-    spec.pop("wait")
+    spec.pop("wait")  # the record is written and read back; there is nothing to wait for
     spec.pop("wait_timeout")
-    return spec
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    run_module(module, lambda: run_release_state(module.params, lambda: kube_for(module),
+                                                 module.check_mode),
+               refusal_types=(RecordError,))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ author:
 description:
   - Makes "O(weight) percent of the traffic goes to the canary" true in one idempotent call,
     with one of two backends.
-  - B(replicas) (seed 001's phased release) runs a stable and a canary Deployment behind one
+  - B(replicas) (the classic phased release) runs a stable and a canary Deployment behind one
     Service whose selector holds only the labels both versions share, so the Service spreads
     requests over the pods of both. The percent becomes replica counts that keep the total
     capacity (O(replicas), for example 10 pods at 10% are 9 stable and 1 canary). The canary
@@ -205,7 +205,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Seed 001, first batch, one machine of ten runs v2 (10%)
+- name: First batch, one pod of ten runs v2 (10%)
   progressive.delivery.k8s_canary:
     name: myapp
     namespace: test
@@ -346,14 +346,11 @@ diff:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.progressive.delivery.plugins.module_utils.canary.plan import (
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.backend import run
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.objects import PlanError
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.validation import (
     BACKENDS,
     STATES,
-    PlanError,
-    validate,
-)
-from ansible_collections.progressive.delivery.plugins.module_utils.canary.backend import (
-    run_canary,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
@@ -399,19 +396,8 @@ def main():
         mutually_exclusive=[("definition", "pod_template")],
         supports_check_mode=True,
     )
-
-    def work():
-        params = dict(module.params)
-        port = (params.get("nginx") or {}).get("canary_service_port")
-        if isinstance(port, str) and port.isdigit():
-            params["nginx"] = dict(params["nginx"], canary_service_port=int(port))
-        spec = validate(params)
-        kube = kube_for(module)
-        return run_canary(kube, spec, check_mode=module.check_mode,
-                          wait=module.params["wait"],
-                          wait_timeout=module.params["wait_timeout"])
-
-    run_module(module, work, refusal_types=(PlanError,))
+    run_module(module, lambda: run(module.params, lambda: kube_for(module), module.check_mode),
+               refusal_types=(PlanError,))
 
 
 if __name__ == "__main__":

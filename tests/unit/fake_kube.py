@@ -2,12 +2,13 @@
 tests of the engine and of backends' decisions on recorded objects.
 
 It keeps objects by (kind, namespace, name), bumps resourceVersion and generation on every
-write, honours a resourceVersion precondition in a merge patch (409 when stale), and lets
-a test script another writer (``before_write``) or a controller (``after_write``: it sees
-the store after each write, as a controller sees a watch event, and may set status; the
-write's answer is the object as written, before that). Every write request is kept in
-``sent`` with its body, so a test can check what was sent (a patch's resourceVersion
-precondition, say); dry runs are kept there too but are not ``writes()``.
+write, honours a resourceVersion precondition in a merge patch, a replace or an apply (409
+when stale), and lets a test script another writer (``before_write``) or a controller
+(``after_write``, e.g. ``complete_rollouts``: it sees the store after each write, as a
+controller sees a watch event, and may set status; the write's answer is the object as
+written, before that). Every write request is kept in ``sent`` with its body, so a test can
+check what was sent (a patch's resourceVersion precondition, say); dry runs are kept there
+too but are not ``writes()``.
 
 ``watch`` yields the changes a test scripted in ``events[(kind, name)]`` (callables that
 change the stored object, one MODIFIED event each), then ends; so a backend's wait on a
@@ -17,6 +18,8 @@ testbed's business.
 
 import copy
 from collections import namedtuple
+
+from ansible_collections.progressive.delivery.plugins.module_utils.engine import as_rolled_out
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     KubeError,
@@ -59,6 +62,10 @@ class FakeKube(object):
         """(verb, kind, name) of every write request but dry runs (a refused one included)."""
         return [(s.verb, s.kind, s.name) for s in self.sent if not s.dry_run]
 
+    def dry_runs(self):
+        """(verb, kind, name) of every dry-run write request."""
+        return [(s.verb, s.kind, s.name) for s in self.sent if s.dry_run]
+
     # --- the client's verbs ------------------------------------------------
     def get_or_none(self, resource, namespace, name):
         self.requests.append(("get", resource.kind, name))
@@ -84,6 +91,16 @@ class FakeKube(object):
         if self.before_write is not None:
             self.before_write(self, verb, key)
         return key
+
+    def _precondition(self, resource, key, body):
+        """409 when ``body`` names a resourceVersion the stored object no longer has."""
+        current = self.store.get(key)
+        wanted_rv = ((body or {}).get("metadata") or {}).get("resourceVersion")
+        if current is not None and wanted_rv and \
+                wanted_rv != current["metadata"]["resourceVersion"]:
+            raise KubeError(409, "Conflict", "Operation cannot be fulfilled on %s \"%s\": the "
+                            "object has been modified; please apply your changes to the "
+                            "latest version and try again" % (resource.plural, key[2]))
 
     def _store(self, key, obj, bump_generation=True):
         meta = obj.setdefault("metadata", {})
@@ -114,24 +131,18 @@ class FakeKube(object):
         current = self.store.get(key)
         if current is None:
             raise KubeError(404, "NotFound", '%s "%s" not found' % (resource.plural, name))
-        wanted_rv = (patch.get("metadata") or {}).get("resourceVersion")
-        if wanted_rv is not None and wanted_rv != current["metadata"]["resourceVersion"]:
-            raise KubeError(409, "Conflict", "Operation cannot be fulfilled on %s \"%s\": the "
-                            "object has been modified; please apply your changes to the "
-                            "latest version and try again" % (resource.plural, name))
+        self._precondition(resource, key, patch)
         new = merge_patch(current, patch)
         return new if dry_run else self._store(key, new)
 
     def replace(self, resource, namespace, name, body):
         key = self._write("replace", resource, namespace, name, body)
-        current = self.store.get(key)
-        wanted_rv = body["metadata"].get("resourceVersion")
-        if current is not None and wanted_rv and wanted_rv != current["metadata"]["resourceVersion"]:
-            raise KubeError(409, "Conflict", "the object has been modified")
+        self._precondition(resource, key, body)
         return self._store(key, copy.deepcopy(body))
 
     def apply(self, resource, namespace, name, body, field_manager, dry_run=False):
         key = self._write("apply", resource, namespace, name, body, dry_run)
+        self._precondition(resource, key, body)
         new = merge_patch(self.store.get(key) or {}, body)
         return new if dry_run else self._store(key, new)
 
@@ -146,3 +157,12 @@ class FakeKube(object):
         for change in self.events.pop((resource.kind, name), []):
             change(self.store[key])
             yield "MODIFIED", copy.deepcopy(self.store[key])
+
+
+def complete_rollouts(fake, key):
+    """An ``after_write`` controller: every Deployment written is rolled out at once."""
+    if key[0] == "Deployment" and key in fake.store:
+        obj = as_rolled_out(fake.store[key])
+        fake.rv += 1  # a status update is a write of its own
+        obj["metadata"]["resourceVersion"] = str(fake.rv)
+        fake.store[key] = obj

@@ -334,3 +334,15 @@ def test_still_written_is_quiet_for_objects_not_written_and_in_check_mode():
     checking = eng.Engine(FakeKube([configmap("live", colour="blue")]), check_mode=True)
     checking.run(ColourBackend("green"))
     checking.still_written(CONFIGMAP, NS, "live", ("data", "colour"))
+
+
+def test_check_mode_can_send_creates_as_server_dry_runs():
+    kube = FakeKube()
+    engine = eng.Engine(kube, check_mode=True, dry_run_create=True)
+    result = engine.run(ColourBackend("green"))
+    assert result["actions"] == ["create live"] and result["colour"] == "green"
+    assert kube.dry_runs() == [("create", "ConfigMap", "live")]
+    assert kube.writes() == [] and kube.obj("ConfigMap", NS, "live") is None
+    plain = FakeKube()
+    eng.Engine(plain, check_mode=True).run(ColourBackend("green"))
+    assert plain.dry_runs() == []  # by default a create is simulated locally
