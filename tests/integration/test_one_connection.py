@@ -17,6 +17,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
     DEPLOYMENT,
     INGRESS,
     SERVICE,
+    Kube,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
+    build_api_client,
 )
 
 
@@ -99,3 +103,16 @@ def test_without_the_group_the_same_play_finds_no_cluster(kube, kubeconfig, name
     result = run_playbook(write_playbook(tmp_path, play), environ=scrubbed_environment(home))
     assert result.failed
     assert kube.get_or_none(DEPLOYMENT, namespace, "myapp-v2") is None
+
+
+def test_impersonation_reaches_the_api_server(kubeconfig):
+    """impersonate_user / impersonate_groups (kubernetes.core's options) become the
+    Impersonate-* headers: the API server says who the request acted as."""
+    kube = Kube(build_api_client({"kubeconfig": kubeconfig, "impersonate_user": "alice",
+                                  "impersonate_groups": ["dev", "ops"]}))
+    review = kube.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                          body={"apiVersion": "authentication.k8s.io/v1",
+                                "kind": "SelfSubjectReview"})
+    user = review["status"]["userInfo"]
+    assert user["username"] == "alice"
+    assert {"dev", "ops"} <= set(user["groups"])
