@@ -110,7 +110,7 @@ options:
     elements: str
 requirements:
   - python >= 3.9
-  - kubernetes >= 24.2.0
+  - kubernetes >= 25.3.0
 notes:
   - Traffic to the API server is retried on connection errors, HTTP 429 and 5xx,
     with a bounded backoff (five attempts, at most about three seconds in all).
