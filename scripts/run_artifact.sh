@@ -52,24 +52,30 @@ installed=$work/collections/ansible_collections/progressive/delivery
 "$VENV/bin/ansible-galaxy" collection list progressive.delivery 2>/dev/null | grep -q "0\|1\|2" \
   || { echo "artifact: ansible-galaxy does not list the installed collection" >&2; exit 1; }
 
-render() {  # render <type> <name>: exit 0, the name in the output, no warning
-  local out err
-  out=$("$VENV/bin/ansible-doc" -t "$1" "progressive.delivery.$2" 2>"$work/doc.err") || {
-    echo "artifact: ansible-doc -t $1 progressive.delivery.$2 failed:" >&2
+render() {  # render TYPE NAME...: one ansible-doc call; exit 0, each name shown, no warning
+  local type=$1 out name
+  shift
+  if ! out=$("$VENV/bin/ansible-doc" -t "$type" "${@/#/progressive.delivery.}" 2>"$work/doc.err") \
+      || [ -s "$work/doc.err" ]; then
+    echo "artifact: ansible-doc -t $type $* failed:" >&2
     cat "$work/doc.err" >&2
     return 1
-  }
-  err=$(cat "$work/doc.err")
-  if [ -n "$err" ] || ! grep -q "progressive.delivery.$2" <<<"$out"; then
-    echo "artifact: ansible-doc -t $1 progressive.delivery.$2: ${err:-no docs}" >&2
-    return 1
   fi
+  for name in "$@"; do
+    grep -q "progressive.delivery.$name" <<<"$out" \
+      || { echo "artifact: ansible-doc -t $type shows nothing for $name" >&2; return 1; }
+  done
+  count=$((count + $#))
 }
 count=0
-for f in "$installed"/plugins/modules/*.py; do render module "$(basename "$f" .py)"; count=$((count + 1)); done
-for f in "$installed"/plugins/filter/*.yml; do render filter "$(basename "$f" .yml)"; count=$((count + 1)); done
-for d in "$installed"/roles/*/; do render role "$(basename "$d")"; count=$((count + 1)); done
-echo "artifact: ansible-doc rendered $count modules, filters and roles"
+names() { local f; for f in "$@"; do f=${f%/}; f=${f##*/}; echo "${f%.*}"; done; }
+mapfile -t modules < <(names "$installed"/plugins/modules/*.py)
+mapfile -t filters < <(names "$installed"/plugins/filter/*.yml)
+mapfile -t roles < <(names "$installed"/roles/*/)
+render module "${modules[@]}"
+render filter "${filters[@]}"
+render role "${roles[@]}"
+echo "artifact: ansible-doc rendered $count modules, filters and roles: ${modules[*]} ${filters[*]} ${roles[*]}"
 
 # The README's demo, run by its FQCN from the installed collection, in its own namespace
 # (the integration tests run the same demo from the source tree in pd-demo).
