@@ -52,8 +52,10 @@ kubernetes_core=$(dev_collection kubernetes.core)
 "$VENV/bin/ansible-galaxy" collection install --offline -p "$work/collections" "$tarball" \
   >/dev/null
 installed=$work/collections/ansible_collections/progressive/delivery
-"$VENV/bin/ansible-galaxy" collection list progressive.delivery 2>/dev/null | grep -q "0\|1\|2" \
-  || { echo "artifact: ansible-galaxy does not list the installed collection" >&2; exit 1; }
+version=$(sed -n 's/^version: *//p' galaxy.yml)
+"$VENV/bin/ansible-galaxy" collection list progressive.delivery 2>/dev/null \
+  | grep -Eq "^progressive\.delivery +$version\b" \
+  || { echo "artifact: ansible-galaxy does not list progressive.delivery $version" >&2; exit 1; }
 
 render() {  # render TYPE NAME...: one ansible-doc call; exit 0, each name shown, no warning
   local type=$1 out name
