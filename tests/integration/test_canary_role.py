@@ -516,3 +516,14 @@ def test_check_mode_names_a_missing_service_of_an_existing_app(kube, namespace, 
     assert said[0].endswith("missing: Service %s/myapp" % namespace)
     assert result.custom_stats["canary_missing"] == [
         {"kind": "Service", "namespace": namespace, "name": "myapp"}]
+
+
+def test_check_mode_names_the_missing_objects_of_the_gateway_backend(kube, namespace, tmp_path):
+    result = run_playbook(play(tmp_path, namespace, canary_backend="gateway", canary_service="",
+                               canary_pod_template={},
+                               canary_gateway={"route": "myapp", "stable_service": "myapp-v1",
+                                               "canary_service": "myapp-v2"}), check=True)
+    assert not result.failed, result.summary()
+    assert result.custom_stats["canary_missing"] == [
+        {"kind": "Service", "namespace": namespace, "name": "myapp-v1"},
+        {"kind": "HTTPRoute", "namespace": namespace, "name": "myapp"}]
