@@ -23,8 +23,10 @@ done
 
 export PATH="$VENV/bin:$PATH"
 "$VENV/bin/python" -m pytest tests/unit -q -p no:cacheprovider
+# Side by side (each test has its own namespaces): most of the time is spent waiting on
+# rollouts and pauses.
 I=tests/integration
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider \
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider -n "${FLOOR_JOBS:-3}" \
   $I/test_one_connection.py \
   $I/test_example_playbooks.py::test_demo_releases_v2_and_scales_v1_down \
   $I/test_bluegreen_role_backends.py::test_knative_backend_releases_a_revision_and_a_rerun_changes_nothing \
