@@ -15,7 +15,8 @@ VENV=$(cached_venv floor -r requirements-floor.txt)
 site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 for c in "${collections[@]}"; do
   if [ ! -e "$site/ansible_collections/${c/.//}/MANIFEST.json" ]; then
-    "$VENV/bin/ansible-galaxy" collection install --offline -p "$site" "$(dev_collection "$c")" >/dev/null
+    ANSIBLE_COLLECTIONS_PATH=$site "$VENV/bin/ansible-galaxy" collection install --offline \
+      -p "$site" "$(dev_collection "$c")" >/dev/null
   fi
 done
 "$VENV/bin/pip" list --disable-pip-version-check 2>/dev/null | grep -E '^(ansible-core|kubernetes) ' \
