@@ -527,3 +527,11 @@ def test_check_mode_names_the_missing_objects_of_the_gateway_backend(kube, names
     assert result.custom_stats["canary_missing"] == [
         {"kind": "Service", "namespace": namespace, "name": "myapp-v1"},
         {"kind": "HTTPRoute", "namespace": namespace, "name": "myapp"}]
+
+
+def test_check_mode_names_the_missing_deployment_of_the_rolling_backend(kube, namespace, tmp_path):
+    result = run_playbook(play(tmp_path, namespace, canary_backend="rolling", canary_service=""),
+                          check=True)
+    assert not result.failed, result.summary()
+    assert result.custom_stats["canary_missing"] == [
+        {"kind": "Deployment", "namespace": namespace, "name": "myapp"}]
