@@ -1,6 +1,7 @@
 # progressive.delivery: the demo and the whole test suite, on the local testbed.
 #   make demo   - bring up the testbed and run a blue/green release on it
-#   make test   - unit tests, integration tests, Molecule, ansible-lint, ansible-test sanity
+#   make test   - unit and integration tests, Molecule, the built tarball and execution
+#                 environment, the floor versions, ansible-lint, changelog lint, sanity
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,7 +14,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build
 export ANSIBLE_NOCOLOR := 1
 export NO_COLOR := 1
 
-.PHONY: bootstrap up down demo test unit integration molecule lint sanity bench
+.PHONY: bootstrap up down demo test unit integration molecule lint sanity bench artifact ee floor
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -41,9 +42,19 @@ molecule: up
 
 lint: bootstrap
 	ansible-lint --profile production
+	antsibull-changelog lint
 
 sanity: bootstrap
 	@bash scripts/run_sanity.sh
 
 bench: up
 	$(PY) tests/bench/wait_latency.py
+
+artifact: up
+	@bash scripts/run_artifact.sh
+
+ee: bootstrap
+	@bash scripts/run_ee.sh
+
+floor: up
+	@bash scripts/run_floor.sh

@@ -14,7 +14,8 @@ class ModuleDocFragment(object):
 options:
   kubeconfig:
     description:
-      - Path to a kubeconfig file, or the kubeconfig content as a dictionary.
+      - Path to a kubeconfig file, or the kubeconfig content as a dictionary (never
+        logged, since it can carry tokens and keys).
       - Defaults to C(~/.kube/config); inside a pod without one, the service account is used.
       - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
     type: raw
@@ -41,23 +42,25 @@ options:
   validate_certs:
     description:
       - Whether to verify the API server's TLS certificate.
-      - Can also be set with E(K8S_AUTH_VERIFY_SSL).
+      - Can also be set with E(K8S_AUTH_VALIDATE_CERTS) or E(K8S_AUTH_VERIFY_SSL).
     type: bool
     aliases: [verify_ssl]
   ca_cert:
     description:
       - CA certificate that signed the API server's certificate.
-      - Can also be set with E(K8S_AUTH_SSL_CA_CERT).
+      - Can also be set with E(K8S_AUTH_CA_CERT) or E(K8S_AUTH_SSL_CA_CERT).
     type: path
     aliases: [ssl_ca_cert]
   client_cert:
     description:
-      - Client certificate for TLS authentication. Can also be set with E(K8S_AUTH_CERT_FILE).
+      - Client certificate for TLS authentication.
+      - Can also be set with E(K8S_AUTH_CLIENT_CERT) or E(K8S_AUTH_CERT_FILE).
     type: path
     aliases: [cert_file]
   client_key:
     description:
-      - Key of the client certificate. Can also be set with E(K8S_AUTH_KEY_FILE).
+      - Key of the client certificate.
+      - Can also be set with E(K8S_AUTH_CLIENT_KEY) or E(K8S_AUTH_KEY_FILE).
     type: path
     aliases: [key_file]
   proxy:
@@ -74,22 +77,40 @@ options:
     type: dict
     suboptions:
       proxy_basic_auth:
-        description: Colon-separated user name and password for the proxy.
+        description:
+          - Colon-separated user name and password for the proxy.
+          - Can also be set with E(K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH).
         type: str
       basic_auth:
-        description: Colon-separated user name and password for basic authentication.
+        description:
+          - Colon-separated user name and password for basic authentication.
+          - Can also be set with E(K8S_AUTH_PROXY_HEADERS_BASIC_AUTH).
         type: str
       user_agent:
-        description: User agent string.
+        description:
+          - User agent string.
+          - Can also be set with E(K8S_AUTH_PROXY_HEADERS_USER_AGENT).
         type: str
   persist_config:
     description:
       - Whether to write refreshed tokens back to the kubeconfig file.
       - Can also be set with E(K8S_AUTH_PERSIST_CONFIG).
     type: bool
+  impersonate_user:
+    description:
+      - User name to act as (the API server's C(Impersonate-User) header); the
+        credentials used must be allowed to impersonate it.
+      - Can also be set with E(K8S_AUTH_IMPERSONATE_USER).
+    type: str
+  impersonate_groups:
+    description:
+      - Groups to act as (one C(Impersonate-Group) header each).
+      - Can also be set with E(K8S_AUTH_IMPERSONATE_GROUPS), a comma-separated list.
+    type: list
+    elements: str
 requirements:
   - python >= 3.9
-  - kubernetes >= 24.2.0
+  - kubernetes >= 25.3.0
 notes:
   - Traffic to the API server is retried on connection errors, HTTP 429 and 5xx,
     with a bounded backoff (five attempts, at most about three seconds in all).

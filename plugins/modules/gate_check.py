@@ -38,7 +38,7 @@ options:
         answer is compared: passes when C(value comparison threshold) holds."
       - Every gate may have a C(name) (default C(<type>-<index>)); names are unique.
       - Credentials are masked in everything the module returns and in the arguments Ansible
-        shows at C(-vvv): the password (or token) in a URL such as
+        shows at C(-vvv), namely the password (or token) in a URL such as
         C(https://user:secret@host/), and the values of credential headers (C(Authorization),
         C(Cookie), and headers whose name contains C(token), C(secret), C(key), C(auth) or
         C(password)).

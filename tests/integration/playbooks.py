@@ -53,9 +53,9 @@ def _command(path, extra_vars, check=False):
     return argv
 
 
-def _env(json_output):
+def _env(json_output, environ=None):
     ensure_collection_link()
-    env = dict(os.environ)
+    env = dict(os.environ if environ is None else environ)
     env.update(ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
                ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_HOST_KEY_CHECKING="0",
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
@@ -131,10 +131,11 @@ def _without_role(name):
     return rest if sep and " " not in head else name
 
 
-def run_playbook(path, extra_vars=None, timeout=900, check=False):
-    """Run the playbook (with ``--check --diff`` when ``check``); wait for the result."""
+def run_playbook(path, extra_vars=None, timeout=900, check=False, environ=None):
+    """Run the playbook (with ``--check --diff`` when ``check``); wait for the result.
+    ``environ`` replaces the test's environment as the base of the playbook's."""
     proc = subprocess.run(_command(path, extra_vars, check), capture_output=True, text=True,
-                          env=_env(True), timeout=timeout, check=False)
+                          env=_env(True, environ), timeout=timeout, check=False)
     return PlaybookResult(proc.returncode, proc.stdout, proc.stderr)
 
 

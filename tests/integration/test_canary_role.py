@@ -490,3 +490,48 @@ def test_knative_backend_rolls_back_to_the_stable_revision(kube, namespace, tmp_
         ("hello-00001", 100)]
     assert record(kube, namespace, "hello-release")["phase"] == "aborted"
     assert result.custom_stats["canary_outcome"] == "rolled_back"
+
+
+def test_check_mode_reads_the_objects_and_names_what_is_missing(kube, namespace, tmp_path):
+    """Check mode does not print a plan that could not run: with no stable Deployment and
+    no Service it says the release cannot start and names both; it writes nothing."""
+    result = run_playbook(play(tmp_path, namespace), check=True)
+    assert not result.failed, result.summary()
+    said = result.results_of("check mode, the release cannot start")[0]["msg"]
+    assert said[0] == ("check mode: the release of myapp v2 cannot start, missing: "
+                       "Deployment %s/myapp, Service %s/myapp" % (namespace, namespace))
+    assert not result.results_of("check mode, the plan")
+    assert result.custom_stats["canary_outcome"] == "check_mode"
+    assert result.custom_stats["canary_missing"] == [
+        {"kind": "Deployment", "namespace": namespace, "name": "myapp"},
+        {"kind": "Service", "namespace": namespace, "name": "myapp"}]
+    assert kube.get_or_none(CONFIGMAP, namespace, "myapp-release") is None
+
+
+def test_check_mode_names_a_missing_service_of_an_existing_app(kube, namespace, tmp_path):
+    create_stable(kube, namespace, replicas=2, service=False)
+    result = run_playbook(play(tmp_path, namespace), check=True)
+    assert not result.failed, result.summary()
+    said = result.results_of("check mode, the release cannot start")[0]["msg"]
+    assert said[0].endswith("missing: Service %s/myapp" % namespace)
+    assert result.custom_stats["canary_missing"] == [
+        {"kind": "Service", "namespace": namespace, "name": "myapp"}]
+
+
+def test_check_mode_names_the_missing_objects_of_the_gateway_backend(kube, namespace, tmp_path):
+    result = run_playbook(play(tmp_path, namespace, canary_backend="gateway", canary_service="",
+                               canary_pod_template={},
+                               canary_gateway={"route": "myapp", "stable_service": "myapp-v1",
+                                               "canary_service": "myapp-v2"}), check=True)
+    assert not result.failed, result.summary()
+    assert result.custom_stats["canary_missing"] == [
+        {"kind": "Service", "namespace": namespace, "name": "myapp-v1"},
+        {"kind": "HTTPRoute", "namespace": namespace, "name": "myapp"}]
+
+
+def test_check_mode_names_the_missing_deployment_of_the_rolling_backend(kube, namespace, tmp_path):
+    result = run_playbook(play(tmp_path, namespace, canary_backend="rolling", canary_service=""),
+                          check=True)
+    assert not result.failed, result.summary()
+    assert result.custom_stats["canary_missing"] == [
+        {"kind": "Deployment", "namespace": namespace, "name": "myapp"}]

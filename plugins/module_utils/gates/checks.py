@@ -92,8 +92,8 @@ def http_verdict(gate, samples):
     if failures:
         values["failures"] = sorted(set(failures))[:5]
     passed = not reasons
-    message = "%d/%d requests to %s succeeded" % (len(ok), len(samples),
-                                                   redact_url(gate["url"]))
+    message = "%d/%d requests to %s succeeded" % (
+        len(ok), len(samples), redact_url(gate["url"]))
     if reasons:
         message += ": " + "; ".join(reasons)
     return passed, message, values

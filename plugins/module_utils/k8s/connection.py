@@ -31,7 +31,8 @@ AUTH_PROXY_HEADERS_SPEC = dict(
 )
 
 AUTH_ARG_SPEC = dict(
-    kubeconfig=dict(type="raw"),
+    # no_log: a kubeconfig given as a dict carries tokens and keys.
+    kubeconfig=dict(type="raw", no_log=True),
     context=dict(type="str"),
     host=dict(type="str"),
     api_key=dict(type="str", no_log=True),
@@ -45,26 +46,53 @@ AUTH_ARG_SPEC = dict(
     no_proxy=dict(type="str"),
     proxy_headers=dict(type="dict", options=AUTH_PROXY_HEADERS_SPEC),
     persist_config=dict(type="bool"),
+    impersonate_user=dict(type="str"),
+    impersonate_groups=dict(type="list", elements="str"),
 )
 
-# Option name -> the K8S_AUTH_* variable kubernetes.core reads for it.
+# Option name -> the K8S_AUTH_* variables kubernetes.core reads for it, in its order: the
+# option's own name first, then the kubernetes client's name for it (VERIFY_SSL, CERT_FILE...).
 AUTH_ENV = dict(
-    kubeconfig="K8S_AUTH_KUBECONFIG",
-    context="K8S_AUTH_CONTEXT",
-    host="K8S_AUTH_HOST",
-    api_key="K8S_AUTH_API_KEY",
-    username="K8S_AUTH_USERNAME",
-    password="K8S_AUTH_PASSWORD",
-    validate_certs="K8S_AUTH_VERIFY_SSL",
-    ca_cert="K8S_AUTH_SSL_CA_CERT",
-    client_cert="K8S_AUTH_CERT_FILE",
-    client_key="K8S_AUTH_KEY_FILE",
-    proxy="K8S_AUTH_PROXY",
-    no_proxy="K8S_AUTH_NO_PROXY",
-    persist_config="K8S_AUTH_PERSIST_CONFIG",
+    kubeconfig=("K8S_AUTH_KUBECONFIG",),
+    context=("K8S_AUTH_CONTEXT",),
+    host=("K8S_AUTH_HOST",),
+    api_key=("K8S_AUTH_API_KEY",),
+    username=("K8S_AUTH_USERNAME",),
+    password=("K8S_AUTH_PASSWORD",),
+    validate_certs=("K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"),
+    ca_cert=("K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"),
+    client_cert=("K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"),
+    client_key=("K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"),
+    proxy=("K8S_AUTH_PROXY",),
+    no_proxy=("K8S_AUTH_NO_PROXY",),
+    persist_config=("K8S_AUTH_PERSIST_CONFIG",),
+    impersonate_user=("K8S_AUTH_IMPERSONATE_USER",),
+    impersonate_groups=("K8S_AUTH_IMPERSONATE_GROUPS",),
 )
 
-TRUE_STRINGS = ("1", "true", "yes", "on", "y")
+# proxy_headers suboption -> its variable.
+PROXY_HEADERS_ENV = dict(
+    (key, "K8S_AUTH_PROXY_HEADERS_" + key.upper()) for key in AUTH_PROXY_HEADERS_SPEC
+)
+
+# kubernetes.core reads a boolean variable as true unless it is one of these.
+FALSE_STRINGS = ("0", "false", "no")
+
+
+def _from_environment(option, environ):
+    value = None
+    for name in AUTH_ENV.get(option, ()):
+        value = environ.get(name)
+        if value:
+            break
+    if value is None:
+        return None
+    kind = AUTH_ARG_SPEC[option].get("type")
+    if kind == "bool":
+        return value.lower() not in FALSE_STRINGS
+    if kind == "list":
+        return [item for item in value.split(",") if item]
+    return value
 
 
 def resolve_auth(params, environ=None):
@@ -73,13 +101,38 @@ def resolve_auth(params, environ=None):
     auth = {}
     for option in AUTH_ARG_SPEC:
         value = params.get(option)
-        if value is None and option in AUTH_ENV:
-            value = environ.get(AUTH_ENV[option])
-            if value is not None and AUTH_ARG_SPEC[option].get("type") == "bool":
-                value = value.strip().lower() in TRUE_STRINGS
+        if value is None and option == "proxy_headers":
+            value = dict((key, environ[name]) for key, name in PROXY_HEADERS_ENV.items()
+                         if environ.get(name) is not None) or None
+        elif value is None:
+            value = _from_environment(option, environ)
         if value is not None:
             auth[option] = value
     return auth
+
+
+class _RepeatedHeader(str):
+    """A header name that can appear more than once as a dict key (one Impersonate-Group
+    header per group, as the API server expects: it does not split a comma list)."""
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, other):
+        return self is other
+
+    def __ne__(self, other):
+        return self is not other
+
+
+def impersonation_headers(auth):
+    """The Impersonate-* headers for the resolved options, as (name, value) pairs."""
+    headers = []
+    if auth.get("impersonate_user"):
+        headers.append(("Impersonate-User", auth["impersonate_user"]))
+    for group in auth.get("impersonate_groups") or ():
+        headers.append(("Impersonate-Group", group))
+    return headers
 
 
 def _apply_explicit(configuration, auth):
@@ -151,4 +204,9 @@ def build_api_client(params, environ=None):
                     persist_config=bool(auth.get("persist_config")),
                 )
     _apply_explicit(configuration, auth)
-    return k8s_client.ApiClient(configuration)
+    api_client = k8s_client.ApiClient(configuration)
+    for name, value in impersonation_headers(auth):
+        if name == "Impersonate-Group":
+            name = _RepeatedHeader(name)
+        api_client.default_headers[name] = value
+    return api_client
