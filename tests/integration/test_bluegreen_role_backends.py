@@ -317,6 +317,54 @@ def test_gateway_backend_switches_back_when_a_live_gate_fails(
     assert result.custom_stats["bluegreen_outcome"] == "rolled_back"
 
 
+def test_gateway_backend_previews_on_a_second_hostname(kube, namespace, tmp_path, require_crd):
+    require_crd("httproutes.gateway.networking.k8s.io")
+    gateway_setup(kube, namespace)
+    role_vars = gateway_vars(namespace, tmp_path)
+    preview_host = "preview-%s.example.com" % namespace
+    del role_vars["bluegreen_gateway"]["preview_header"]
+    role_vars["bluegreen_gateway"]["preview_hostname"] = preview_host
+    # During the preview: the route shop-preview, accepted, sends the preview host to shop-blue;
+    # the live rule has shop-blue at 0%.
+    role_vars["bluegreen_preview_gates"] = [{"name": "preview-host", "type": "tasks", "file": gate_file(
+        tmp_path, "preview_host_gate.yml", (
+            "lookup('kubernetes.core.k8s', api_version='gateway.networking.k8s.io/v1',\n"
+            "kind='HTTPRoute', namespace='%s', resource_name='shop-preview').spec.hostnames\n"
+            "== ['%s']\n"
+            "and lookup('kubernetes.core.k8s', api_version='gateway.networking.k8s.io/v1',\n"
+            "kind='HTTPRoute', namespace='%s', resource_name='shop-preview').spec.rules[0].backendRefs\n"
+            "| items2dict(key_name='name', value_name='weight') == {'shop-blue': 100}\n"
+            "and lookup('kubernetes.core.k8s', api_version='gateway.networking.k8s.io/v1',\n"
+            "kind='HTTPRoute', namespace='%s', resource_name='shop').spec.rules[0].backendRefs\n"
+            "| items2dict(key_name='name', value_name='weight') == {'shop-green': 100, 'shop-blue': 0}\n"
+            "and bluegreen_preview_url == 'http://%s/'"
+            % (namespace, preview_host, namespace, namespace, preview_host)))}]
+    result = run_playbook(write_playbook(tmp_path, role_play("progressive.delivery.bluegreen",
+                                                             role_vars)))
+    assert not result.failed, result.summary()
+    gates = result.results_of("evaluate pod, HTTP and Prometheus gates")
+    assert gates and all(g["passed"] for g in gates)
+    assert [t for t in result.ran() if "preview_host_gate.yml" in t], result.ran()
+    assert route_rules(kube, namespace) == [(None, [("shop-green", 0), ("shop-blue", 100)])]
+    assert kube.get_or_none(gp.HTTPROUTE, namespace, "shop-preview") is None
+    assert result.custom_stats["bluegreen_outcome"] == "promoted"
+
+
+def test_gateway_backend_refuses_missing_settings_and_writes_nothing(
+        kube, namespace, tmp_path, require_crd):
+    require_crd("httproutes.gateway.networking.k8s.io")
+    gateway_setup(kube, namespace)
+    before = snapshot(kube, namespace, [DEPLOYMENT, SERVICE, gp.HTTPROUTE])
+    role_vars = gateway_vars(namespace, tmp_path)
+    del role_vars["bluegreen_gateway"]["candidate_service"]
+    result = run_playbook(write_playbook(tmp_path, role_play("progressive.delivery.bluegreen",
+                                                             role_vars)))
+    assert result.failed, result.summary()
+    message = result.failure_messages()[-1]
+    assert "bluegreen_backend=gateway needs" in message and ".candidate_service" in message
+    assert snapshot(kube, namespace, [DEPLOYMENT, SERVICE, gp.HTTPROUTE]) == before
+
+
 # ---------------------------------------------------------------------------
 # check mode (--check, an AWX "Check" job), every backend
 # ---------------------------------------------------------------------------
