@@ -38,14 +38,21 @@ collect() {
   bg_names=(); bg_pids=(); bg_logs=()
 }
 stage unit "$PY" -m pytest tests/unit -q -p no:cacheprovider
+# Beside the integration tests: checks that need no cluster (lint, sanity, the execution
+# environment) and the installed artifact's demo (its own namespace).
 background ee bash scripts/run_ee.sh
 background artifact bash scripts/run_artifact.sh
-stage integration "$PY" -m pytest tests/integration -q -p no:cacheprovider
+background lint bash -c "ansible-lint --profile production && antsibull-changelog lint"
+background sanity bash scripts/run_sanity.sh
+# Tests wait on the cluster most of the time: three at a time, each in its own namespace.
+stage integration "$PY" -m pytest tests/integration -q -p no:cacheprovider -n 3 \
+  -m "not restarts_control_plane"
 collect
+# Alone: these stop and restart the testbed's control plane.
+stage control-plane-restarts "$PY" -m pytest tests/integration -q -p no:cacheprovider \
+  -m restarts_control_plane
 background floor bash scripts/run_floor.sh
 stage molecule bash scripts/run_molecule.sh
 collect
-stage lint bash -c "ansible-lint --profile production && antsibull-changelog lint"
-stage sanity bash scripts/run_sanity.sh
 echo "stages: $passed passed, $failed failed"
 [ "$failed" = 0 ]

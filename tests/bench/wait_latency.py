@@ -31,11 +31,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
     NAMESPACE,
     Kube,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (  # noqa: E402
+    Check,
     deployment_rollout,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
-    # noqa: E402     Check,
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (  # noqa: E402
     wait_for,
 )
 

@@ -1,7 +1,6 @@
 """Inputs users get wrong, on the testbed: each gets a clear error naming the field and the
 value, no Python traceback, and nothing in the cluster changes (resourceVersions equal)."""
 
-import os
 import subprocess
 import sys
 

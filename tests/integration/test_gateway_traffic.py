@@ -208,7 +208,7 @@ def test_bad_input_names_field_and_value_and_writes_nothing(kube, ns):
 
 # --- least privilege: deploy/rbac/gateway.yaml is enough for a whole canary release -------
 RBAC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__)))), "deploy", "rbac", "gateway.yaml")
+    __file__)))), "deploy", "rbac")
 ROLE = Resource("rbac.authorization.k8s.io/v1", "Role", "roles", True)
 ROLEBINDING = Resource("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True)
 SERVICEACCOUNT = Resource("v1", "ServiceAccount", "serviceaccounts", True)
@@ -228,8 +228,10 @@ def workload(name, version):
 def releaser(kube, ns, kubeconfig, tmp_path):
     """A kubeconfig for a ServiceAccount holding only the shipped Roles: the route's one in
     the test namespace, the Gateway reader in the Gateway's (removed afterwards)."""
-    with open(RBAC) as handle:
-        route_role, parent_role = list(yaml.safe_load_all(handle))
+    with open(os.path.join(RBAC, "gateway.yaml")) as handle:
+        route_role = yaml.safe_load(handle)
+    with open(os.path.join(RBAC, "gateway-parent.yaml")) as handle:
+        parent_role = yaml.safe_load(handle)
     binding = "releaser-" + ns
     kube.create(ROLE, ns, route_role)
     parent_role["metadata"]["name"] = binding

@@ -159,7 +159,7 @@ def test_hold_at_one_pod_then_ten_percent_then_resume(kube, namespace):
     assert pods_by_image(kube, namespace) == {"web:v2": 20}
     dep = kube.get(DEPLOYMENT, namespace, "web")
     assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%",
-                                                       "maxUnavailable": "25%"}
+                                                        "maxUnavailable": "25%"}
     assert "minReadySeconds" not in dep["spec"] or dep["spec"]["minReadySeconds"] == 0
     assert dep["spec"]["progressDeadlineSeconds"] == 600
     assert ok(rollout(namespace, state="resumed"))["changed"] is False

@@ -3,7 +3,6 @@ for each backend, a ServiceAccount bound to that Role alone (a token, no admin, 
 KUBECONFIG of the admin) runs the release role end to end on the testbed. A Role that
 misses a permission makes the release fail with a 403 here, before a user finds it."""
 
-import base64
 import os
 
 import pytest

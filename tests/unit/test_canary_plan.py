@@ -94,9 +94,9 @@ def test_valid_params_make_a_spec():
 def test_every_bad_field_is_reported_with_its_path():
     with pytest.raises(ValidationError) as err:
         validation.validate(params(namespace="Bad_NS", weight=120, service=None, replicas=0,
-                           canary_deployment="myapp", version="v 2",
-                           pod_template={"metadata": {"labels": {"track": "stable"}},
-                                         "spec": {}}))
+                                   canary_deployment="myapp", version="v 2",
+                                   pod_template={"metadata": {"labels": {"track": "stable"}},
+                                                 "spec": {}}))
     paths = [e.path for e in err.value.errors]
     assert paths == ["namespace", "weight", "canary_deployment", "version",
                      "pod_template.spec.containers", "pod_template.metadata.labels.track",
@@ -120,10 +120,9 @@ def test_weight_not_needed_to_promote_or_abort():
 
 def test_definition_checks():
     with pytest.raises(ValidationError) as err:
-        validation.validate(params(definition={"kind": "StatefulSet",
-                                       "metadata": {"namespace": "other", "name": "x"},
-                                       "spec": {"template": {"metadata": {"labels": {
-                                           "version": "v1"}}}}}, version="v2"))
+        definition = {"kind": "StatefulSet", "metadata": {"namespace": "other", "name": "x"},
+                      "spec": {"template": {"metadata": {"labels": {"version": "v1"}}}}}
+        validation.validate(params(definition=definition, version="v2"))
     paths = [e.path for e in err.value.errors]
     assert paths == ["definition.kind", "definition.metadata.namespace",
                      "definition.metadata.name", "definition.spec.template.spec.containers",
@@ -142,7 +141,7 @@ def test_nginx_validation():
         validation.validate(params(backend="nginx", service=None))
     assert err.value.errors[0].path == "nginx"
     spec = validation.validate(params(backend="nginx", service=None,
-                              nginx={"ingress": "web", "canary_service": "web-v2"}))
+                                      nginx={"ingress": "web", "canary_service": "web-v2"}))
     assert spec.nginx["canary_ingress"] == "web-canary"
 
 
@@ -228,7 +227,7 @@ def test_total_comes_from_the_canary_record_while_it_runs():
     # a canary at 0 means no release is under way: the stable's size is the total
     assert replicas_plan.total_replicas(spec, observed(stable(20), canary(0, total=10))) == 20
     assert replicas_plan.total_replicas(spec_for(weight=50, replicas=4),
-                             observed(stable(20), canary(3))) == 4
+                                        observed(stable(20), canary(3))) == 4
 
 
 def test_adopted_canary_is_scaled_and_records_the_total():
@@ -247,7 +246,7 @@ def test_missing_objects_are_refused_before_any_write():
     with pytest.raises(objects.PlanError, match=r"Service test/myapp not found"):
         replicas_plan.plan_weight(spec, observed(stable(), service=None))
     with pytest.raises(objects.PlanError, match=r"canary Deployment test/myapp-canary not found: "
-                                           r"give definition or pod_template"):
+                       r"give definition or pod_template"):
         replicas_plan.plan_weight(spec_for(), observed(stable()))
     assert replicas_plan.plan_weight(spec_for(weight=0), observed(stable())) == []
 
@@ -307,7 +306,7 @@ def test_promote_then_scale_the_canary_to_zero():
 def test_promote_refuses_an_unready_or_absent_canary():
     spec = spec_for(state="promoted", weight=None)
     with pytest.raises(objects.PlanError, match="canary Deployment myapp-canary is not ready: "
-                                           "1 of 5 replicas ready"):
+                       "1 of 5 replicas ready"):
         replicas_plan.plan_promote(spec, observed(stable(5), canary(5, ready=1)))
     forced = spec_for(state="promoted", weight=None, force=True)
     assert replicas_plan.plan_promote(forced, observed(stable(5), canary(5, ready=1)))
@@ -372,8 +371,8 @@ def nginx_spec(**kw):
 
 def nginx_observed(canary_ingress=None, main=None, canary_service=None):
     return nginx_plan.NginxObserved(ingress=main or ingress("myapp", "myapp-v1"),
-                            canary_ingress=canary_ingress,
-                            canary_service=canary_service or service("myapp-v2"))
+                                    canary_ingress=canary_ingress,
+                                    canary_service=canary_service or service("myapp-v2"))
 
 
 def test_nginx_creates_the_canary_ingress_with_the_stable_paths():
@@ -433,7 +432,7 @@ def test_nginx_ports():
         "port"] == {"name": "admin"}
     with pytest.raises(objects.PlanError, match="has no port 'nope'"):
         nginx_plan.plan_nginx(nginx_spec(weight=5, nginx={"canary_service_port": "nope"}),
-                      nginx_observed(canary_service=two))
+                              nginx_observed(canary_service=two))
 
 
 def test_nginx_missing_objects_are_refused():
@@ -442,7 +441,7 @@ def test_nginx_missing_objects_are_refused():
     with pytest.raises(objects.PlanError, match="Ingress test/myapp not found"):
         nginx_plan.plan_nginx(spec, obs)
     obs = nginx_plan.NginxObserved(ingress=ingress("myapp", "myapp-v1"), canary_ingress=None,
-                           canary_service=None)
+                                   canary_service=None)
     with pytest.raises(objects.PlanError, match="Service test/myapp-v2 not found"):
         nginx_plan.plan_nginx(spec, obs)
     foreign = ingress("myapp-canary", "x")

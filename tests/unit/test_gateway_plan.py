@@ -279,7 +279,7 @@ def run(kube, check_mode=False, **params):
 
 def test_concurrent_writers_rule_survives_the_re_plan():
     kube = FakeKube(SERVICES + [GATEWAY, existing_route(rule(ref("stable", 100),
-                                                              ref("canary", 0)))])
+                                                             ref("canary", 0)))])
     theirs = rule(ref("api"), path="/api")
 
     def other_writer(fake, verb, key):
@@ -299,7 +299,7 @@ def test_concurrent_writers_rule_survives_the_re_plan():
 
 def test_check_mode_writes_nothing_and_reports_the_new_split():
     kube = FakeKube(SERVICES + [GATEWAY, existing_route(rule(ref("stable", 100),
-                                                              ref("canary", 0)))])
+                                                             ref("canary", 0)))])
     result = run(kube, check_mode=True, weights={"stable": 50, "canary": 50})
     assert kube.writes() == []
     assert result["changed"] and result["weights"] == {"stable": 50, "canary": 50}

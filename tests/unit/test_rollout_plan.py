@@ -205,7 +205,7 @@ def test_hold_writes_the_batch_then_the_pause_and_keeps_the_strategy():
     obj = kube.obj("Deployment", NS, "web")
     assert not obj["spec"].get("paused") and pl.HOLD not in obj["metadata"]["annotations"]
     assert obj["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%",
-                                                       "maxUnavailable": "25%"}
+                                                        "maxUnavailable": "25%"}
 
 
 def test_the_batch_write_guards_availability():
@@ -268,7 +268,7 @@ def test_undo_sets_the_template_and_change_cause_and_resumes_a_held_deployment()
     assert obj["metadata"]["annotations"] == {"kubernetes.io/change-cause": "to web:v2"}
     assert obj["spec"].get("paused") is False
     assert obj["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%",
-                                                       "maxUnavailable": "25%"}
+                                                        "maxUnavailable": "25%"}
 
 
 def test_undo_to_a_missing_revision_writes_nothing():

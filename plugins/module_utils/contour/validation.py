@@ -167,7 +167,6 @@ def _not_int(value):
     return isinstance(value, bool) or not isinstance(value, int)
 
 
-
 # ---------------------------------------------------------------------------
 # against what the cluster holds
 # ---------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def config_file(tb: ModuleType) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # JSON is YAML.
     path.write_text(json.dumps({"gateway": {"gatewayRef": {"namespace": NAMESPACE,
-                                                            "name": GATEWAY}}}))
+                                                           "name": GATEWAY}}}))
     return path
 
 
