@@ -70,6 +70,19 @@ def fleet_rollback_targets(waves_plan, halted_wave, failed, released, rollback_r
                                  _plain(released), bool(rollback_released))
 
 
+def fleet_facts(hosts, hostvars, name, default=None):
+    """{host: hostvars[host][name]} with ``default`` for a host that lacks the fact (one
+    that failed before the fleet role set it, e.g. an unreachable cluster)."""
+    facts = {}
+    for host in hosts:
+        try:
+            value = hostvars[host].get(name, default)
+        except KeyError:
+            value = default
+        facts[host] = default if value is None else value
+    return _plain(facts)
+
+
 def fleet_summary(waves_plan, outcomes, halted_wave=None):
     return plan.fleet_summary(_plain(waves_plan), _plain(outcomes),
                               None if halted_wave is None else int(halted_wave))
@@ -87,4 +100,5 @@ class FilterModule(object):
             "fleet_verdict": fleet_verdict,
             "fleet_rollback_targets": fleet_rollback_targets,
             "fleet_summary": fleet_summary,
+            "fleet_facts": fleet_facts,
         }

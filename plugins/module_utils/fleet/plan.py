@@ -124,8 +124,8 @@ def new_record(release, version, wave, phase, now, reason=None):
 
 
 def max_failed(value, wave_size, path="fleet_max_failed"):
-    """How many clusters of a wave may fail before the fleet halts: a number, or a percent
-    of the wave (rounded down). 0 (the default) halts on the first failure."""
+    """How many of the clusters released so far may fail before the fleet halts: a number,
+    or a percent of them (rounded down). 0 (the default) halts on the first failure."""
     errs = FieldErrors()
     if isinstance(value, bool) or value is None:
         errs.add(path, "must be a number of clusters or a percent such as '10%%', got %r", value)

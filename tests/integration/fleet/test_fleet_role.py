@@ -1,0 +1,197 @@
+"""The fleet role on three clusters (the shared testbed and two more, conftest.py), through
+the example playbook playbooks/fleet.yml: waves, a halt that rolls back, a resumed run."""
+import http.server
+import json
+import os
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+import yaml
+
+from playbooks import PlaybookResult, _env
+
+from ansible_collections.progressive.delivery.plugins.module_utils.fleet.plan import (
+    RECORD_ANNOTATION,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    CONFIGMAP,
+    DEPLOYMENT,
+    NAMESPACE,
+    SERVICE,
+    Kube,
+    KubeError,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
+    build_api_client,
+)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+PLAYBOOK = os.path.join(REPO, "playbooks", "fleet.yml")
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(os.sys.executable), "ansible-playbook")
+STATS_KEY = "fleet_myapp_v2"
+
+
+class Smoke(http.server.BaseHTTPRequestHandler):
+    """/ok answers 200, anything else 500: the smoke gate of a good and of a bad cluster."""
+
+    def do_GET(self):  # noqa: N802 (the stdlib's name)
+        self.send_response(200 if self.path == "/ok" else 500)
+        self.end_headers()
+        self.wfile.write(b"ok" if self.path == "/ok" else b"broken")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def smoke_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Smoke)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield "http://127.0.0.1:%d" % server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture
+def fleet(fleet_clusters, tmp_path, smoke_url):
+    """Three clusters, a namespace of this test on each (deleted afterwards), and a runner
+    of the example playbook over an inventory of them."""
+    namespace = "fleet-" + uuid.uuid4().hex[:6]
+    kubes = {name: Kube(build_api_client({"kubeconfig": path})) for name, path in fleet_clusters}
+
+    def run(smoke=None, background_log=None, **extra_vars):
+        hosts = {}
+        for name, path in fleet_clusters:
+            hosts[name] = {"cluster_kubeconfig": path,
+                           "smoke_url": "%s/%s" % (smoke_url, (smoke or {}).get(name, "ok"))}
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(yaml.safe_dump({"clusters": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": os.sys.executable,
+                     "fleet_demo_namespace": namespace},
+            "hosts": hosts}}))
+        argv = [ANSIBLE_PLAYBOOK, "-i", str(inventory), PLAYBOOK, "-e", json.dumps(extra_vars)]
+        env = _env(background_log is None)
+        env.pop("KUBECONFIG", None)        # every cluster through its own inventory variable
+        env.pop("K8S_AUTH_KUBECONFIG", None)
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "progressive.delivery.release_report"
+        env["PD_RELEASE_REPORT_DIR"] = str(tmp_path / "reports")
+        if background_log:
+            log = open(str(background_log), "w")
+            return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=900,
+                              check=False)
+        return PlaybookResult(proc.returncode, proc.stdout, proc.stderr)
+
+    run.kubes = kubes
+    run.namespace = namespace
+    run.reports = tmp_path / "reports"
+    yield run
+    for kube in kubes.values():
+        try:
+            kube.delete(NAMESPACE, None, namespace)
+        except KubeError:
+            pass
+
+
+def live_version(kube, namespace):
+    return kube.get(SERVICE, namespace, "myapp-lan")["spec"]["selector"]["version"]
+
+
+def fleet_record(kube, namespace):
+    cm = kube.get_or_none(CONFIGMAP, namespace, "myapp-fleet")
+    if cm is None:
+        return None
+    return json.loads(cm["metadata"]["annotations"][RECORD_ANNOTATION])
+
+
+def first_task_index(result, host, name_part):
+    for index, (name, res) in enumerate(result.tasks(host)):
+        if name_part in name and not res.get("skipped"):
+            return index
+    return None
+
+
+PROMOTE = "switch live traffic to the candidate"
+
+
+def test_waves_of_one_release_the_clusters_one_after_the_other(fleet):
+    result = fleet(fleet_demo_waves=[1, 1, 1], fleet_demo_bake="1s")
+    assert not result.failed, result.summary()
+    for name, kube in fleet.kubes.items():
+        assert live_version(kube, fleet.namespace) == "v2", name
+        record = fleet_record(kube, fleet.namespace)
+        assert record["phase"] == "baked" and record["version"] == "v2", record
+    stats = result.custom_stats[STATS_KEY]
+    assert stats["outcome"] == "released" and stats["waves"] == [["cluster-a"], ["cluster-b"], ["cluster-c"]]
+    assert {h: (c["wave"], c["outcome"]) for h, c in stats["clusters"].items()} == {
+        "cluster-a": (1, "released"), "cluster-b": (2, "released"), "cluster-c": (3, "released")}
+    assert result.custom_stats["fleet_outcome"] == "released"
+    # one wave at a time: each cluster's promotion comes after the previous wave's bake
+    plays = result.data["plays"][-1]["tasks"]
+    order = [next(i for i, t in enumerate(plays) if PROMOTE in t["task"]["name"]
+                  and not t["hosts"].get(h, {"skipped": True}).get("skipped"))
+             for h in ("cluster-a", "cluster-b", "cluster-c")]
+    bakes = [i for i, t in enumerate(plays) if "Fleet | bake |" in t["task"]["name"]]
+    assert order[0] < bakes[0] < order[1] < bakes[1] < order[2] < bakes[2], (order, bakes)
+
+
+def test_a_failed_gate_on_the_second_cluster_halts_and_rolls_back(fleet):
+    result = fleet(smoke={"cluster-b": "bad"}, fleet_demo_waves=[1, 1, 1],
+                   fleet_demo_bake="1s", fleet_demo_rollback_released=True)
+    assert result.failed, result.summary()
+    kubes, ns = fleet.kubes, fleet.namespace
+    # the failing cluster rolled back (by its bluegreen role), the first one because asked
+    assert live_version(kubes["cluster-b"], ns) == "v1"
+    assert live_version(kubes["cluster-a"], ns) == "v1"
+    # the third never saw v2
+    assert live_version(kubes["cluster-c"], ns) == "v1"
+    assert kubes["cluster-c"].get_or_none(DEPLOYMENT, ns, "myapp-v2") is None
+    assert fleet_record(kubes["cluster-c"], ns) is None
+    assert fleet_record(kubes["cluster-b"], ns)["phase"] == "rolled_back"
+    assert fleet_record(kubes["cluster-a"], ns)["phase"] == "rolled_back"
+    stats = result.custom_stats[STATS_KEY]
+    assert stats["outcome"] == "halted" and stats["halted_wave"] == 2, stats
+    clusters = stats["clusters"]
+    assert clusters["cluster-a"]["outcome"] == "rolled_back"
+    assert "the fleet halted" in clusters["cluster-a"]["reason"]
+    assert clusters["cluster-b"]["outcome"] == "rolled_back"
+    assert clusters["cluster-c"]["outcome"] == "untouched"
+    gate = clusters["cluster-b"]["failed_gates"][0]
+    assert gate["name"] == "smoke" and gate["values"]["succeeded"] == 0, gate
+    assert first_task_index(result, "cluster-c", PROMOTE) is None
+    message = [m for m in result.failure_messages() if "halted" in m] or [
+        r.get("msg", "") for unused, r in result.tasks("cluster-a") if r.get("failed")]
+    assert any("halted at wave 2/3" in m and "cluster-c: untouched" in m for m in message), message
+
+
+def test_a_killed_fleet_release_resumes_with_the_next_wave(fleet, tmp_path):
+    proc = fleet(background_log=tmp_path / "killed.log", fleet_demo_waves=[1, 1, 1],
+                 fleet_demo_bake="1s")
+    kube_a = fleet.kubes["cluster-a"]
+    deadline = time.monotonic() + 300
+    try:
+        # killed as soon as the first wave has baked (the second is starting)
+        while (fleet_record(kube_a, fleet.namespace) or {}).get("phase") != "baked":
+            assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the first wave never baked"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait(timeout=30)
+    assert live_version(kube_a, fleet.namespace) == "v2"
+    assert fleet_record(fleet.kubes["cluster-c"], fleet.namespace) is None
+
+    result = fleet(fleet_demo_waves=[1, 1, 1], fleet_demo_bake="1s")
+    assert not result.failed, result.summary()
+    stats = result.custom_stats[STATS_KEY]["clusters"]
+    assert stats["cluster-a"]["action"] == "recheck", stats
+    assert stats["cluster-b"]["action"] == "release" and stats["cluster-c"]["action"] == "release"
+    assert all(c["outcome"] == "released" for c in stats.values()), stats
+    # cluster-a was re-checked (its gates ran), not released again
+    assert first_task_index(result, "cluster-a", PROMOTE) is None
+    assert first_task_index(result, "cluster-a", "Gates | evaluate") is not None
+    for name, kube in fleet.kubes.items():
+        assert live_version(kube, fleet.namespace) == "v2", name
