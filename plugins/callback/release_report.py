@@ -153,4 +153,4 @@ class CallbackModule(CallbackBase):
                 json.dump(report, handle, indent=2, sort_keys=True)
             with open(path + ".html", "w") as handle:
                 handle.write(render(report))
-            self._display.display("release report: %s.html (and .json)" % path)
+            self._display.display("release report: %s.html (and .json)" % path, stderr=True)

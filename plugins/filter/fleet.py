@@ -88,6 +88,10 @@ def fleet_summary(waves_plan, outcomes, halted_wave=None):
                               None if halted_wave is None else int(halted_wave))
 
 
+def fleet_plan_lines(waves_plan, actions, version):
+    return plan.plan_lines(_plain(waves_plan), _plain(actions), version)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -101,4 +105,5 @@ class FilterModule(object):
             "fleet_rollback_targets": fleet_rollback_targets,
             "fleet_summary": fleet_summary,
             "fleet_facts": fleet_facts,
+            "fleet_plan_lines": fleet_plan_lines,
         }

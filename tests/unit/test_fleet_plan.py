@@ -138,3 +138,10 @@ def test_summary_marks_later_waves_untouched():
     assert summary == {"a": {"wave": 1, "outcome": "kept"},
                        "b": {"wave": 2, "outcome": "rolled_back"},
                        "c": {"wave": 3, "outcome": "untouched"}}
+
+
+def test_plan_lines():
+    assert plan.plan_lines(PLAN3, {"a": "recheck", "b": "release"}, "v2") == [
+        "wave 1: a - already released by this release: re-check its gates only",
+        "wave 2: b - release v2",
+        "wave 3: c - unreachable: no plan"]

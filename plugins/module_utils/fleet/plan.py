@@ -197,3 +197,19 @@ def fleet_summary(plan, outcomes, halted_wave=None):
                     else "not_run"
             summary[host] = dict(wave=index + 1, outcome=outcome)
     return summary
+
+
+def plan_lines(plan, actions, version):
+    """The wave plan as lines for check mode: 'wave 1: eu-1 - release v2'."""
+    lines = []
+    for index, members in enumerate(plan):
+        for host in members:
+            action = actions.get(host)
+            if action == "recheck":
+                what = "already released by this release: re-check its gates only"
+            elif action == "release":
+                what = "release %s" % version
+            else:
+                what = "unreachable: %s" % (action or "no plan")
+            lines.append("wave %d: %s - %s" % (index + 1, host, what))
+    return lines

@@ -67,8 +67,9 @@ def _y(percent, top):
     return top + TOP + (100 - percent) / 100.0 * (ROW_HEIGHT - TOP - 22)
 
 
-def _row(rel, axis, colours, title, bakes=()):
-    """One SVG chart of a release: traffic lines, gate marks, pauses."""
+def _row(rel, axis, colours, title, bakes=(), verdicts=()):
+    """One SVG chart of a release: traffic lines, gate marks, pauses (and, in a fleet, the
+    bakes and the end of each wave)."""
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" role="img" '
              'aria-label="%s">' % (WIDTH, ROW_HEIGHT, esc(title))]
     parts.append('<text x="4" y="14" font-weight="bold">%s</text>' % esc(title))
@@ -83,6 +84,12 @@ def _row(rel, axis, colours, title, bakes=()):
                      '<title>%s (%ss)</title></rect>'
                      % (x1, TOP, max(x2 - x1, 1), ROW_HEIGHT - TOP - 22, esc(pause.get("label")),
                         esc(pause.get("seconds"))))
+    for verdict in verdicts:
+        x = axis.x(verdict["time"])
+        colour = "#c62828" if verdict["halt"] else "#888"
+        parts.append('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="%s" stroke-dasharray="2,4">'
+                     '<title>%s</title></line>'
+                     % (x, x, TOP, ROW_HEIGHT - 22, colour, esc(verdict["reason"])))
     end = rel.get("ended") or axis.end
     for version, colour in colours.items():
         points, last = [], None
@@ -214,7 +221,7 @@ def render(report):
                                                 decisions=[], ended=report["ended"])
                 body.append(_row(rel, axis, colours, "%s (%s)" % (
                     host, (clusters.get(host) or {}).get("outcome") or "not released"),
-                    bakes=report.get("bakes") or []))
+                    bakes=report.get("bakes") or [], verdicts=report.get("verdicts") or []))
         body.append(_axis_labels(axis))
         for gate in report.get("gates") or []:
             body.append('<div class="%s">fleet gate %s: %s</div>' % (

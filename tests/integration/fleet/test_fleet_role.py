@@ -11,6 +11,7 @@ import uuid
 import pytest
 import yaml
 
+import browser
 from playbooks import PlaybookResult, _env
 
 from ansible_collections.progressive.delivery.plugins.module_utils.fleet.plan import (
@@ -61,7 +62,7 @@ def fleet(fleet_clusters, tmp_path, smoke_url):
     namespace = "fleet-" + uuid.uuid4().hex[:6]
     kubes = {name: Kube(build_api_client({"kubeconfig": path})) for name, path in fleet_clusters}
 
-    def run(smoke=None, background_log=None, **extra_vars):
+    def run(smoke=None, background_log=None, check=False, **extra_vars):
         hosts = {}
         for name, path in fleet_clusters:
             hosts[name] = {"cluster_kubeconfig": path,
@@ -71,12 +72,14 @@ def fleet(fleet_clusters, tmp_path, smoke_url):
             "vars": {"ansible_connection": "local", "ansible_python_interpreter": os.sys.executable,
                      "fleet_demo_namespace": namespace},
             "hosts": hosts}}))
+        extra_vars.setdefault("release_report_dir", str(tmp_path / "reports"))
         argv = [ANSIBLE_PLAYBOOK, "-i", str(inventory), PLAYBOOK, "-e", json.dumps(extra_vars)]
+        if check:
+            argv += ["--check", "--diff"]
         env = _env(background_log is None)
         env.pop("KUBECONFIG", None)        # every cluster through its own inventory variable
         env.pop("K8S_AUTH_KUBECONFIG", None)
         env["ANSIBLE_CALLBACKS_ENABLED"] = "progressive.delivery.release_report"
-        env["PD_RELEASE_REPORT_DIR"] = str(tmp_path / "reports")
         if background_log:
             log = open(str(background_log), "w")
             return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -115,6 +118,42 @@ def first_task_index(result, host, name_part):
 
 
 PROMOTE = "switch live traffic to the candidate"
+BLUEGREEN_STATES = ("previewed", "promoted", "rolled_back", "scaled_down")
+
+
+def fleet_report(reports_dir):
+    """The one fleet report of a run: its JSON and the path of its HTML page."""
+    found = sorted(reports_dir.glob("fleet-myapp-v2-*.json"))
+    assert len(found) == 1, list(reports_dir.iterdir()) if reports_dir.exists() else "no reports"
+    return json.loads(found[0].read_text()), found[0].with_suffix(".html")
+
+
+def check_report_against_run(report, result, host):
+    """The cluster's release in the report is the one the run made: every gate evaluation
+    (name and verdict, in order) and every traffic change of the run is there, times are
+    ordered, and the traffic after the last step is what the cluster serves."""
+    (release,) = [r for r in report["releases"] if r["cluster"] == host]
+    ran_gates, ran_switches = [], []
+    for name, res in result.tasks(host):
+        if res.get("skipped"):
+            continue
+        if "Gates | evaluate pod, HTTP and Prometheus gates" in name:
+            ran_gates += [(g["name"], g["passed"]) for g in res["results"]]
+        args = (res.get("invocation") or {}).get("module_args") or {}
+        if args.get("state") in BLUEGREEN_STATES and "myapp" == args.get("name") and (
+                args.get("version") == "v2" or args.get("state") == "scaled_down"):
+            ran_switches.append(args["state"])
+    assert [(g["name"], g["passed"]) for g in release["gates"]] == ran_gates
+    steps = [s["name"] for s in release["steps"]]
+    words = {"previewed": "deploy and preview", "promoted": "promote", "rolled_back": "roll back",
+             "scaled_down": "scale down v1"}
+    assert [s for s in steps if not s.startswith(("gates", "hold"))] == [words[s] for s in ran_switches]
+    for step in release["steps"]:
+        assert step["start"] <= step["end"] and step["start_iso"] <= step["end_iso"]
+    assert [s["start"] for s in release["steps"]] == sorted(s["start"] for s in release["steps"])
+    assert [t["time"] for t in release["traffic"]] == sorted(t["time"] for t in release["traffic"])
+    assert report["started"] <= release["started"] <= release["ended"] <= report["ended"]
+    return release
 
 
 def test_waves_of_one_release_the_clusters_one_after_the_other(fleet):
@@ -136,6 +175,12 @@ def test_waves_of_one_release_the_clusters_one_after_the_other(fleet):
              for h in ("cluster-a", "cluster-b", "cluster-c")]
     bakes = [i for i, t in enumerate(plays) if "Fleet | bake |" in t["task"]["name"]]
     assert order[0] < bakes[0] < order[1] < bakes[1] < order[2] < bakes[2], (order, bakes)
+    report, unused_page = fleet_report(fleet.reports)
+    assert report["outcome"] == "released" and len(report["bakes"]) == 3
+    for host in ("cluster-a", "cluster-b", "cluster-c"):
+        release = check_report_against_run(report, result, host)
+        assert release["traffic"][-1]["split"] == {"v1": 0, "v2": 100}
+        assert release["decisions"][-1]["decision"] == "promote"
 
 
 def test_a_failed_gate_on_the_second_cluster_halts_and_rolls_back(fleet):
@@ -162,9 +207,54 @@ def test_a_failed_gate_on_the_second_cluster_halts_and_rolls_back(fleet):
     gate = clusters["cluster-b"]["failed_gates"][0]
     assert gate["name"] == "smoke" and gate["values"]["succeeded"] == 0, gate
     assert first_task_index(result, "cluster-c", PROMOTE) is None
-    message = [m for m in result.failure_messages() if "halted" in m] or [
-        r.get("msg", "") for unused, r in result.tasks("cluster-a") if r.get("failed")]
+    message = [r.get("msg", "") for unused, r in result.tasks("cluster-a") if r.get("failed")]
     assert any("halted at wave 2/3" in m and "cluster-c: untouched" in m for m in message), message
+
+    # the report: the failed gate with its values, the rollbacks, the untouched cluster
+    report, page = fleet_report(fleet.reports)
+    assert report["outcome"] == "halted"
+    assert {h: c["outcome"] for h, c in report["clusters"].items()} == {
+        "cluster-a": "rolled_back", "cluster-b": "rolled_back", "cluster-c": "untouched"}
+    b = check_report_against_run(report, result, "cluster-b")
+    failed = [g for g in b["gates"] if not g["passed"]]
+    assert [g["name"] for g in failed] == ["smoke"] and failed[0]["values"] == gate["values"]
+    assert b["decisions"][-1]["decision"] == "rollback" and "smoke" in b["decisions"][-1]["why"]
+    assert b["traffic"][-1]["split"] == {"v1": 100, "v2": 0}
+    a = check_report_against_run(report, result, "cluster-a")
+    assert a["traffic"][-1]["split"] == {"v1": 100, "v2": 0}
+    assert [v["halt"] for v in report["verdicts"]] == [False, True]
+
+    # the page, in a real browser: a chart row per cluster, the failed gate and its values
+    text, png = browser.open_page(page, fleet.reports / "fleet-halted.png")
+    width, height = browser.png_size(png)
+    assert width == 1100 and height > 600, (width, height)
+    for words in ("Fleet release myapp-v2", "halted", "v1", "v2", "cluster-c (untouched)",
+                  "smoke (http)", "0/3 requests", '"succeeded": 0', "wave 2: 1 cluster(s) failed"):
+        assert words in text, (words, text[:3000])
+    if os.environ.get("PD_REPORT_SCREENSHOT_DIR"):   # docs/: the example picture
+        target = os.path.join(os.environ["PD_REPORT_SCREENSHOT_DIR"], "release-report-fleet.png")
+        with open(target, "wb") as handle:
+            handle.write(png)
+
+    # check mode now: the wave plan (all three would be released again), nothing written
+    before = snapshot(kubes, ns)
+    plan = fleet(check=True, fleet_demo_waves=[1, 1, 1], fleet_demo_bake="1s")
+    assert not plan.failed, plan.summary()
+    assert snapshot(kubes, ns) == before
+    (lines,) = [r["msg"] for unused, r in plan.tasks("cluster-a")
+                if "check mode, the wave plan" in unused and not r.get("skipped")]
+    assert lines[1:] == ["wave 1: cluster-a - release v2", "wave 2: cluster-b - release v2",
+                         "wave 3: cluster-c - release v2"], lines
+    assert "3 cluster(s) in 3 wave(s)" in lines[0]
+    assert plan.custom_stats[STATS_KEY]["outcome"] == "check_mode"
+    assert first_task_index(plan, "cluster-b", "check mode, the plan") is not None  # the role's own plan
+
+
+def snapshot(kubes, namespace):
+    """What a writer could have changed in the namespace on every cluster."""
+    return {(name, r.kind, o["metadata"]["name"]): o["metadata"]["resourceVersion"]
+            for name, kube in kubes.items() for r in (DEPLOYMENT, SERVICE, CONFIGMAP)
+            for o in kube.list(r, namespace)["items"]}
 
 
 def test_a_killed_fleet_release_resumes_with_the_next_wave(fleet, tmp_path):
