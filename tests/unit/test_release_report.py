@@ -151,6 +151,11 @@ def test_a_fleet_release_has_a_row_per_cluster():
         rec.task(host, "ansible.builtin.set_fact", "Fleet | go on or halt", {}, dict(ansible_facts=dict(
             fleet_verdict=dict(halt=False, failed=[], reason="wave 1: next wave"))), 121, 122)
     bluegreen_run(rec, "c2", post_gate_passes=False, t=130)
+    for host in ("c1", "c2", "c3"):
+        rec.task(host, "ansible.builtin.set_fact", "Fleet | go on or halt", {}, dict(ansible_facts=dict(
+            fleet_verdict=dict(halt=True, failed=["c2"], reason="wave 2: c2 failed"))), 145, 146)
+    rec.task("c1", BG, "Fleet | live traffic back to the previous version", bg("v2", "rolled_back"),
+             dict(live_version="v1", changed=True), 146, 148)
     rec.task("c1", "ansible.builtin.set_stats", "Fleet | report the fleet", {}, dict(ansible_stats=dict(
         data=dict(fleet_myapp_v2=dict(release="myapp-v2", outcome="halted", clusters=dict(
             c1=dict(wave=1, outcome="kept"), c2=dict(wave=2, outcome="rolled_back"),
@@ -160,8 +165,11 @@ def test_a_fleet_release_has_a_row_per_cluster():
     assert [r["cluster"] for r in report["releases"]] == ["c1", "c2"]
     assert report["clusters"]["c3"]["outcome"] == "untouched"
     assert report["bakes"][0]["seconds"] == 5
-    assert report["verdicts"] == [dict(time=121 + 1, halt=False, failed=[], reason="wave 1: next wave",
-                                       time_iso=iso(122))]
+    assert report["verdicts"][0] == dict(time=121 + 1, halt=False, failed=[],
+                                         reason="wave 1: next wave", time_iso=iso(122))
+    c1 = report["releases"][0]
+    assert c1["outcome"] == "rolled_back" and c1["traffic"][-1]["split"] == {"v1": 100, "v2": 0}
+    assert c1["decisions"][-1]["why"] == "the fleet halted: wave 2: c2 failed"
     page = render(report)
     # one chart per cluster, untouched ones included, on one time axis
     assert len(re.findall(r'<svg[^>]*role="img"', page)) == 3

@@ -154,9 +154,15 @@ class Recorder(object):
             back_to = live or rel["previous"]
             self._traffic(rel, end, {back_to: 100, rel["version"] or version: 0}, "rolled back")
             failed_gates = [g for g in rel["gates"] if not g["passed"]]
-            why = ("gate failed: " + "; ".join("%s: %s" % (g["name"], g["message"])
-                                              for g in failed_gates[-3:])) if failed_gates else \
-                (rel["failures"][-1]["message"] if rel["failures"] else "asked to roll back")
+            fleet = self.fleets.get(self.host_fleet.get(host))
+            halts = [v for v in (fleet or {}).get("verdicts", []) if v["halt"]]
+            if failed_gates:
+                why = "gate failed: " + "; ".join("%s: %s" % (g["name"], g["message"])
+                                                  for g in failed_gates[-3:])
+            elif halts:
+                why = "the fleet halted: " + halts[-1]["reason"]
+            else:
+                why = rel["failures"][-1]["message"] if rel["failures"] else "asked to roll back"
             rel["decisions"].append(dict(time=end, decision="rollback", why=why))
             rel["outcome"] = "rolled_back"
         title = BLUEGREEN_STEPS.get(state, state or "change")

@@ -28,7 +28,7 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:22px 0 6px}
 .meta{color:#555;margin-bottom:12px} .ok{color:#2e7d32} .bad{color:#c62828}
 table{border-collapse:collapse;margin:6px 0 14px;font-size:13px}
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f4f4f4} code{font-size:12px} .legend span{margin-right:14px}
+th{background:#f4f4f4} td:first-child{white-space:nowrap} code{font-size:12px} .legend span{margin-right:14px}
 .swatch{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-1px}
 svg text{font-size:11px;fill:#333}
 """
