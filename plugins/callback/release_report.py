@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 name: release_report
 type: aggregate
 short_description: Write a report of every release the playbook runs (JSON and an HTML page)
-version_added: 0.2.0
+version_added: 0.1.0
 author:
   - progressive.delivery maintainers (@progressive-delivery)
 description:

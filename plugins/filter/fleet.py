@@ -83,11 +83,6 @@ def fleet_facts(hosts, hostvars, name, default=None):
     return _plain(facts)
 
 
-def fleet_summary(waves_plan, outcomes, halted_wave=None):
-    return plan.fleet_summary(_plain(waves_plan), _plain(outcomes),
-                              None if halted_wave is None else int(halted_wave))
-
-
 def fleet_plan_lines(waves_plan, actions, version):
     return plan.plan_lines(_plain(waves_plan), _plain(actions), version)
 
@@ -103,7 +98,6 @@ class FilterModule(object):
             "fleet_max_failed": fleet_max_failed,
             "fleet_verdict": fleet_verdict,
             "fleet_rollback_targets": fleet_rollback_targets,
-            "fleet_summary": fleet_summary,
             "fleet_facts": fleet_facts,
             "fleet_plan_lines": fleet_plan_lines,
         }
