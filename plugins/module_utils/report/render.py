@@ -171,12 +171,15 @@ def _release_tables(rel):
 
 
 def _legend(colours):
-    return '<div class="legend">%s<span><span class="swatch" style="background:#2e7d32;' \
-           'border-radius:6px"></span>gate passed</span><span><span class="swatch" ' \
-           'style="background:#c62828;border-radius:6px"></span>gate failed</span><span>' \
-           '<span class="swatch" style="background:#f3efe0"></span>pause / bake</span></div>' % "".join(
-               '<span><span class="swatch" style="background:%s"></span>%s</span>' % (c, esc(v))
-               for v, c in colours.items())
+    versions = "".join('<span><span class="swatch" style="background:%s"></span>%s</span>'
+                       % (c, esc(v)) for v, c in colours.items())
+    return ('<div class="legend">%s'
+            '<span><span class="swatch" style="background:#2e7d32;border-radius:6px"></span>'
+            'gate passed</span>'
+            '<span><span class="swatch" style="background:#c62828;border-radius:6px"></span>'
+            'gate failed</span>'
+            '<span><span class="swatch" style="background:#f3efe0"></span>pause / bake</span>'
+            '<span>dotted line: end of a wave (red: the fleet halted)</span></div>' % versions)
 
 
 def render(report):

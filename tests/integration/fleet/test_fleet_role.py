@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import browser
+from canary_objects import create_stable, image, pod_template, record
 from playbooks import PlaybookResult, _env
 
 from ansible_collections.progressive.delivery.plugins.module_utils.fleet.plan import (
@@ -62,7 +63,7 @@ def fleet(fleet_clusters, tmp_path, smoke_url):
     namespace = "fleet-" + uuid.uuid4().hex[:6]
     kubes = {name: Kube(build_api_client({"kubeconfig": path})) for name, path in fleet_clusters}
 
-    def run(smoke=None, background_log=None, check=False, **extra_vars):
+    def run(smoke=None, background_log=None, check=False, playbook=PLAYBOOK, **extra_vars):
         hosts = {}
         for name, path in fleet_clusters:
             hosts[name] = {"cluster_kubeconfig": path,
@@ -73,7 +74,7 @@ def fleet(fleet_clusters, tmp_path, smoke_url):
                      "fleet_demo_namespace": namespace},
             "hosts": hosts}}))
         extra_vars.setdefault("release_report_dir", str(tmp_path / "reports"))
-        argv = [ANSIBLE_PLAYBOOK, "-i", str(inventory), PLAYBOOK, "-e", json.dumps(extra_vars)]
+        argv = [ANSIBLE_PLAYBOOK, "-i", str(inventory), playbook, "-e", json.dumps(extra_vars)]
         if check:
             argv += ["--check", "--diff"]
         env = _env(background_log is None)
@@ -91,6 +92,7 @@ def fleet(fleet_clusters, tmp_path, smoke_url):
     run.kubes = kubes
     run.namespace = namespace
     run.reports = tmp_path / "reports"
+    run.tmp_path = tmp_path
     yield run
     for kube in kubes.values():
         try:
@@ -285,3 +287,45 @@ def test_a_killed_fleet_release_resumes_with_the_next_wave(fleet, tmp_path):
     assert first_task_index(result, "cluster-a", "Gates | evaluate") is not None
     for name, kube in fleet.kubes.items():
         assert live_version(kube, fleet.namespace) == "v2", name
+
+
+CANARY_PLAY = {
+    "name": "a canary release across the clusters, a cluster first, then the rest at once",
+    "hosts": "clusters", "gather_facts": False,
+    "module_defaults": {
+        "group/progressive.delivery.k8s": {"kubeconfig": "{{ cluster_kubeconfig }}"},
+        "group/kubernetes.core.k8s": {"kubeconfig": "{{ cluster_kubeconfig }}"}},
+    "vars": {"fleet_strategy": "canary", "fleet_waves": [1, "100%"], "fleet_bake": "1s",
+             "canary_app": "myapp", "canary_namespace": "{{ fleet_demo_namespace }}",
+             "canary_version": "v2", "canary_service": "myapp",
+             "canary_pod_template": pod_template("ikubernetes/myapp:v2"),
+             "canary_steps": [{"weight": 50}, {"weight": 100}], "canary_gate_interval": "1s",
+             "canary_wait_timeout": 120},
+    "roles": ["progressive.delivery.fleet"],
+}
+
+
+def test_a_canary_fleet_release_in_waves_of_one_then_the_rest(fleet):
+    for kube in fleet.kubes.values():
+        kube.create(NAMESPACE, None, {"metadata": {"name": fleet.namespace}})
+        create_stable(kube, fleet.namespace, replicas=2)
+    playbook = fleet.tmp_path / "canary-fleet.yml"
+    playbook.write_text(yaml.safe_dump([CANARY_PLAY], sort_keys=False))
+    result = fleet(playbook=str(playbook))
+    assert not result.failed, result.summary()
+    stats = result.custom_stats[STATS_KEY]
+    assert stats["waves"] == [["cluster-a"], ["cluster-b", "cluster-c"]]
+    assert all(c["outcome"] == "released" for c in stats["clusters"].values()), stats
+    for name, kube in fleet.kubes.items():
+        assert image(kube, fleet.namespace, "myapp") == "ikubernetes/myapp:v2", name
+        assert record(kube, fleet.namespace)["phase"] == "promoted", name
+        assert fleet_record(kube, fleet.namespace)["phase"] == "baked", name
+    report, unused_page = fleet_report(fleet.reports)
+    assert report["strategy"] == "canary" and report["outcome"] == "released"
+    for release in report["releases"]:
+        assert release["kind"] == "canary" and release["outcome"] == "promoted", release
+        assert [s["name"] for s in release["steps"]][:2] == ["step 1/2: weight 50%",
+                                                             "step 2/2: weight 100%"]
+        assert release["steps"][0]["traffic"] == {"v1": 50, "v2": 50}
+        assert release["traffic"][-1]["split"] == {"v1": 0, "v2": 100}
+        assert [d["decision"] for d in release["decisions"]] == ["start", "promote"]
