@@ -305,12 +305,15 @@ CANARY_PLAY = {
 }
 
 
-def test_a_canary_fleet_release_in_waves_of_one_then_the_rest(fleet):
+def test_a_canary_fleet_release_in_waves_of_one_then_the_rest(fleet, smoke_url):
     for kube in fleet.kubes.values():
         kube.create(NAMESPACE, None, {"metadata": {"name": fleet.namespace}})
         create_stable(kube, fleet.namespace, replicas=2)
+    play = dict(CANARY_PLAY, vars=dict(CANARY_PLAY["vars"], fleet_gates=[
+        # a fleet-level gate, evaluated once after each wave (here: a local health URL)
+        {"name": "fleet-health", "type": "http", "url": smoke_url + "/ok", "requests": 2}]))
     playbook = fleet.tmp_path / "canary-fleet.yml"
-    playbook.write_text(yaml.safe_dump([CANARY_PLAY], sort_keys=False))
+    playbook.write_text(yaml.safe_dump([play], sort_keys=False))
     result = fleet(playbook=str(playbook))
     assert not result.failed, result.summary()
     stats = result.custom_stats[STATS_KEY]
@@ -322,6 +325,9 @@ def test_a_canary_fleet_release_in_waves_of_one_then_the_rest(fleet):
         assert fleet_record(kube, fleet.namespace)["phase"] == "baked", name
     report, unused_page = fleet_report(fleet.reports)
     assert report["strategy"] == "canary" and report["outcome"] == "released"
+    # the fleet gate ran once per wave, on the controller
+    assert [(g["name"], g["passed"], g["values"]["requests"]) for g in report["gates"]] == [
+        ("fleet-health", True, 2), ("fleet-health", True, 2)]
     for release in report["releases"]:
         assert release["kind"] == "canary" and release["outcome"] == "promoted", release
         assert [s["name"] for s in release["steps"]][:2] == ["step 1/2: weight 50%",
