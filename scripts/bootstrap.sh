@@ -6,8 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# (without the shellcheck package ansible-test skips its shellcheck sanity test)
-APT_PACKAGES=(tcpdump strace prometheus shellcheck)
+# (without the shellcheck package ansible-test skips its shellcheck sanity test; chromium
+# opens the release report pages in the fleet tests)
+APT_PACKAGES=(tcpdump strace prometheus shellcheck chromium)
 PYTHON=${PYTHON:-python3}
 VENV=.venv
 

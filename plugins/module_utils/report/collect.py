@@ -1,0 +1,343 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The release report: what happened in each release a playbook ran, from its task results.
+
+The ``release_report`` callback hands every finished task of the collection's modules (and
+the fleet role's facts and set_stats) to ``Recorder.task``; the recorder keeps, per release
+(one app in one namespace on one cluster, or one fleet release): its steps with start and
+end times, the traffic split after each step, every gate evaluation with its values, the
+pauses, the decisions and why. ``Recorder.reports()`` returns them as JSON-ready dicts.
+Pure: no Ansible imports, so it is unit-tested with plain dicts.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+
+MODULES = ("k8s_bluegreen", "k8s_canary", "canary_release_state", "gate_check",
+           "knative_traffic", "contour_delegate")
+BLUEGREEN_STEPS = {"deployed": "deploy", "previewed": "deploy and preview",
+                   "promoted": "promote", "rolled_back": "roll back",
+                   "scaled_down": "scale down"}
+
+
+def iso(ts):
+    """Epoch seconds -> '2026-11-30T05:14:47.123Z'."""
+    return datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def short_action(action):
+    """'progressive.delivery.k8s_bluegreen' or 'k8s_bluegreen' -> 'k8s_bluegreen'; None for
+    modules that are not the collection's."""
+    action = action or ""
+    if action.startswith("progressive.delivery."):
+        action = action[len("progressive.delivery."):]
+    return action if action in MODULES else None
+
+
+def task_title(name):
+    """'Blue/green | switch live traffic to the candidate | myapp v2' -> the middle part."""
+    parts = [p.strip() for p in (name or "").split(" : ")[-1].split("|")]
+    return parts[1] if len(parts) >= 3 else (parts[-1] if parts else "")
+
+
+def task_label(name):
+    parts = [p.strip() for p in (name or "").split("|")]
+    return parts[-1] if len(parts) >= 2 else ""
+
+
+class Recorder(object):
+    """Accumulates releases from task results, in the order they finish."""
+
+    def __init__(self):
+        self.releases = {}          # key -> release dict
+        self.order = []
+        self.current = {}           # host -> key of the release it last worked on
+        self.fleets = {}            # fleet name -> fleet dict
+        self.host_fleet = {}        # host -> fleet name
+
+    # ------------------------------------------------------------------ releases
+    def _release(self, host, kind, namespace, app, version, start):
+        """The release of ``version`` of the app; version None: the one the host last
+        worked on for that app (a scale-down names the old version, not the release's)."""
+        if version is None:
+            key = self.current.get(host)
+            if not key or key[1:4] != (kind, namespace, app):
+                key = (host, kind, namespace, app, None)
+        else:
+            key = (host, kind, namespace, app, version)
+        if key not in self.releases:
+            self.releases[key] = dict(
+                kind=kind, cluster=host, app=app, namespace=namespace, version=None,
+                previous=None, started=start, ended=start, outcome="in_progress", steps=[],
+                traffic=[], gates=[], pauses=[], decisions=[], failures=[])
+            self.order.append(key)
+        self.current[host] = key
+        rel = self.releases[key]
+        rel["ended"] = max(rel["ended"], start)
+        return rel
+
+    def _current(self, host):
+        key = self.current.get(host)
+        return self.releases.get(key) if key else None
+
+    @staticmethod
+    def _traffic(rel, ts, split, why):
+        split = dict((v, int(p)) for v, p in split.items() if v)
+        if rel["traffic"] and rel["traffic"][-1]["split"] == split:
+            return
+        rel["traffic"].append(dict(time=ts, split=split, why=why))
+
+    @staticmethod
+    def _step(rel, name, start, end, failed):
+        rel["steps"].append(dict(name=name, start=start, end=end,
+                                 status="failed" if failed else "ok",
+                                 traffic=dict(rel["traffic"][-1]["split"]) if rel["traffic"] else {}))
+        rel["ended"] = max(rel["ended"], end)
+
+    def task(self, host, action, name, args, result, start, end, failed=False):
+        """One finished task. ``action``: the module or action name; ``args``: the module's
+        arguments as invoked; ``result``: its result dict."""
+        args = args or {}
+        result = result or {}
+        if action in ("set_fact", "ansible.builtin.set_fact"):
+            self._facts(host, result.get("ansible_facts") or {}, end)
+            return
+        if action in ("set_stats", "ansible.builtin.set_stats"):
+            self._stats(host, (result.get("ansible_stats") or {}).get("data") or {})
+            return
+        if action in ("pause", "ansible.builtin.pause"):
+            self._pause(host, name, result, start, end)
+            return
+        if failed and not short_action(action):
+            rel = self._current(host)
+            if rel is not None:
+                rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+            return
+        module = short_action(action)
+        if module == "k8s_bluegreen":
+            self._bluegreen(host, name, args, result, start, end, failed)
+        elif module == "canary_release_state":
+            self._canary_record(host, name, args, result, start, end, failed)
+        elif module == "gate_check":
+            self._gates(host, name, result, start, end, failed)
+
+    def _bluegreen(self, host, name, args, result, start, end, failed):
+        state = args.get("state")
+        version = args.get("version")
+        rel = self._release(host, "bluegreen", args.get("namespace"), args.get("name"),
+                            None if state == "scaled_down" else version, start)
+        if state != "scaled_down":
+            rel["version"] = version
+        live = result.get("live_version")
+        if state == "previewed" and not failed:
+            rel["previous"] = rel["previous"] or live
+            if live and live != version:
+                self._traffic(rel, end, {live: 100, version: 0}, "live before the release")
+        elif state == "promoted" and not failed:
+            previous = result.get("previous_version") or rel["previous"]
+            rel["previous"] = previous
+            self._traffic(rel, end, {version: 100, previous: 0}, "promoted")
+            gates = [g for g in rel["gates"] if g["time"] <= start]
+            why = ("gates passed before the switch: " + ", ".join(
+                "%s (%s)" % (g["name"], g["label"]) for g in gates[-3:])) if gates else \
+                "no gate before the switch"
+            if not result.get("changed", True):
+                why = "%s was already live: nothing to switch" % version
+            rel["decisions"].append(dict(time=end, decision="promote", why=why))
+            rel["outcome"] = "promoted"
+        elif state == "rolled_back" and not failed:
+            back_to = live or rel["previous"]
+            self._traffic(rel, end, {back_to: 100, rel["version"] or version: 0}, "rolled back")
+            failed_gates = [g for g in rel["gates"] if not g["passed"]]
+            fleet = self.fleets.get(self.host_fleet.get(host))
+            halts = [v for v in (fleet or {}).get("verdicts", []) if v["halt"]]
+            if failed_gates:
+                why = "gate failed: " + "; ".join("%s: %s" % (g["name"], g["message"])
+                                                  for g in failed_gates[-3:])
+            elif halts:
+                why = "the fleet halted: " + halts[-1]["reason"]
+            else:
+                why = rel["failures"][-1]["message"] if rel["failures"] else "asked to roll back"
+            rel["decisions"].append(dict(time=end, decision="rollback", why=why))
+            rel["outcome"] = "rolled_back"
+        title = BLUEGREEN_STEPS.get(state, state or "change")
+        if state == "scaled_down":
+            title = "scale down %s" % version
+        self._step(rel, title, start, end, failed)
+        if failed:
+            rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+
+    def _canary_record(self, host, name, args, result, start, end, failed):
+        record = result.get("record") or {}
+        rel = self._release(host, "canary", args.get("namespace"), args.get("name"),
+                            record.get("version") or args.get("version"), start)
+        rel["version"] = rel["version"] or record.get("version") or args.get("version")
+        stable = record.get("stable_version") or args.get("stable_version")
+        if stable:
+            rel["previous"] = stable
+        if failed:
+            rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+            return
+        state = args.get("state")
+        if state == "query":
+            rel["decisions"].append(dict(time=end, decision=result.get("decision"),
+                                         why=result.get("message")))
+            return
+        weight = record.get("weight")
+        phase = record.get("phase")
+        if weight is not None and rel["version"] and rel["previous"]:
+            self._traffic(rel, end, {rel["previous"]: 100 - int(weight), rel["version"]: int(weight)},
+                          "step %s" % (int(record.get("step", 0)) + 1))
+        steps = record.get("steps") or []
+        if args.get("phase") == "progressing" and args.get("step") is not None:
+            index = int(args["step"])
+            text = steps[index] if index < len(steps) else "step"
+            self._close_step(rel, end)
+            rel["steps"].append(dict(name="step %d/%d: %s" % (index + 1, len(steps), text),
+                                     start=start, end=None, status="ok", traffic={}))
+        elif args.get("phase") in ("promoting", "aborting"):
+            self._close_step(rel, start)
+            decision = "promote" if args["phase"] == "promoting" else "rollback"
+            why = args.get("reason") or ("every step passed its gates" if decision == "promote"
+                                         else "asked to roll back")
+            rel["decisions"].append(dict(time=end, decision=decision, why=why))
+            rel["steps"].append(dict(name=decision, start=start, end=None, status="ok", traffic={}))
+        elif args.get("phase") in ("promoted", "aborted"):
+            rel["outcome"] = "promoted" if args["phase"] == "promoted" else "rolled_back"
+            self._close_step(rel, end)
+        elif phase and rel["steps"] and rel["steps"][-1]["end"] is None:
+            rel["steps"][-1]["traffic"] = dict(rel["traffic"][-1]["split"]) if rel["traffic"] else {}
+        rel["ended"] = max(rel["ended"], end)
+
+    def _close_step(self, rel, ts):
+        if rel["steps"] and rel["steps"][-1]["end"] is None:
+            rel["steps"][-1]["end"] = ts
+            rel["steps"][-1]["traffic"] = dict(rel["traffic"][-1]["split"]) if rel["traffic"] else {}
+
+    def _gates(self, host, name, result, start, end, failed):
+        results = result.get("results") or []
+        label = task_label(name)
+        if name and "fleet gates" in name:
+            fleet = self.fleets.get(self.host_fleet.get(host))
+            if fleet is not None:
+                for gate in results:
+                    fleet["gates"].append(dict(time=end, label=label, **_gate(gate)))
+            return
+        rel = self._current(host)
+        if rel is None:
+            return
+        for gate in results:
+            rel["gates"].append(dict(time=end, label=label, **_gate(gate)))
+        # A canary's steps are its own (weight, pause): gates and pause slices happen inside them.
+        if rel["kind"] == "bluegreen":
+            self._step(rel, "gates: " + label if label else "gates", start, end,
+                       failed or not result.get("passed", True))
+
+    def _pause(self, host, name, result, start, end):
+        seconds = end - start
+        if "Fleet | bake" in (name or ""):
+            fleet = self.fleets.get(self.host_fleet.get(host))
+            if fleet is not None:
+                fleet["bakes"].append(dict(start=start, end=end, seconds=round(seconds, 1),
+                                           label=task_title(name)))
+            return
+        rel = self._current(host)
+        if rel is None:
+            return
+        rel["pauses"].append(dict(start=start, end=end, seconds=round(seconds, 1),
+                                  label=task_title(name)))
+        if rel["kind"] == "bluegreen":
+            self._step(rel, "hold %ds" % round(seconds), start, end, False)
+
+    # ------------------------------------------------------------------ the fleet
+    def _facts(self, host, facts, ts):
+        if "fleet_report_release" in facts:
+            name = facts["fleet_report_release"]
+            fleet = self.fleets.setdefault(name, dict(
+                kind="fleet", release=name, strategy=facts.get("fleet_report_strategy"),
+                version=facts.get("fleet_report_version"), waves=facts.get("fleet_plan") or [],
+                started=ts, ended=ts, outcome="in_progress", clusters={}, verdicts=[],
+                bakes=[], gates=[], summary=None))
+            self.host_fleet[host] = name
+            fleet["clusters"].setdefault(host, dict(action=None, outcome=None))
+        fleet = self.fleets.get(self.host_fleet.get(host))
+        if fleet is None:
+            return
+        fleet["ended"] = max(fleet["ended"], ts)
+        if "fleet_action" in facts:
+            fleet["clusters"][host]["action"] = facts["fleet_action"]
+        verdict = facts.get("fleet_verdict")
+        if isinstance(verdict, dict) and (not fleet["verdicts"]
+                                          or fleet["verdicts"][-1]["reason"] != verdict.get("reason")):
+            fleet["verdicts"].append(dict(time=ts, halt=bool(verdict.get("halt")),
+                                          reason=verdict.get("reason"),
+                                          failed=verdict.get("failed") or []))
+
+    def _stats(self, host, data):
+        for key, value in data.items():
+            if not (isinstance(value, dict) and value.get("release") in self.fleets
+                    and "clusters" in value):
+                continue
+            fleet = self.fleets[value["release"]]
+            fleet["summary"] = value
+            fleet["outcome"] = value.get("outcome", fleet["outcome"])
+            for cluster, info in (value.get("clusters") or {}).items():
+                fleet["clusters"].setdefault(cluster, {}).update(info)
+
+    # ------------------------------------------------------------------ output
+    def reports(self):
+        """[report dict]: one per fleet release (its clusters' releases inside), one per
+        release that ran outside a fleet. Times are epoch seconds and ISO strings."""
+        out = []
+        in_fleet = set()
+        for name, fleet in self.fleets.items():
+            report = dict(fleet)
+            report["releases"] = []
+            for key in self.order:
+                if (key[0] in fleet["clusters"] and self.host_fleet.get(key[0]) == name
+                        and self.releases[key]["version"] == fleet["version"]):
+                    report["releases"].append(_finish(self.releases[key]))
+                    in_fleet.add(key)
+            times = [fleet["started"], fleet["ended"]] + [
+                t for r in report["releases"] for t in (r["started"], r["ended"])]
+            report["started"], report["ended"] = min(times), max(times)
+            out.append(_with_iso(report))
+        for key in self.order:
+            if key not in in_fleet:
+                out.append(_with_iso(_finish(self.releases[key])))
+        return out
+
+
+def _gate(gate):
+    return dict(name=gate.get("name"), type=gate.get("type"), passed=bool(gate.get("passed")),
+                message=gate.get("message"), values=gate.get("values") or {})
+
+
+def _finish(rel):
+    rel = dict(rel)
+    for step in rel["steps"]:
+        if step["end"] is None:
+            step["end"] = rel["ended"]
+    if rel["outcome"] == "in_progress" and rel["failures"]:
+        rel["outcome"] = "failed"
+    return rel
+
+
+def _with_iso(obj):
+    """A copy where every 'time', 'start', 'end', 'started', 'ended' number also has an
+    ISO string beside it (key + '_iso')."""
+    if isinstance(obj, dict):
+        out = {}
+        for key, value in obj.items():
+            out[key] = _with_iso(value)
+            if key in ("time", "start", "end", "started", "ended") and isinstance(value, (int, float)):
+                out[key + "_iso"] = iso(value)
+        return out
+    if isinstance(obj, list):
+        return [_with_iso(v) for v in obj]
+    return obj
