@@ -217,7 +217,8 @@ def test_bluegreen_second_release_never_blames_the_first_ones_gate_and_stats_sta
         kube, namespace, tmp_path):
     seed001_v1_live(namespace)
     bad = task_gate(tmp_path, "always-bad", that="false", fail_msg="always bad")
-    first = bluegreen_vars(namespace, bluegreen_preview_gates=[bad])
+    refused = {"name": "refused", "type": "http", "url": "http://127.0.0.1:9/healthz"}
+    first = bluegreen_vars(namespace, bluegreen_preview_gates=[bad, refused])
     # the second app has no Deployment and no pod template: it fails while deploying,
     # before any gate runs
     second = bluegreen_vars(namespace, bluegreen_app="other", bluegreen_service="other-lan",
@@ -227,8 +228,17 @@ def test_bluegreen_second_release_never_blames_the_first_ones_gate_and_stats_sta
     assert not result.failed, result.summary()
     summaries = [r["msg"] for r in result.results_of("| fail with a summary |")]
     assert len(summaries) == 2, result.summary()
-    assert "always-bad" in summaries[0], summaries[0]
-    assert "always-bad" not in summaries[1], summaries[1]
+    # the first: each failed gate with its cause, and what is live (v1, never switched)
+    assert "Gate always-bad (tasks) failed: always bad" in summaries[0], summaries[0]
+    assert "Gate refused (http) failed" in summaries[0], summaries[0]
+    assert "Connection refused" in summaries[0], summaries[0]
+    assert "Live traffic was not touched (v1)." in summaries[0], summaries[0]
+    # the second stopped while deploying: no gate of the first, and no claim that nothing
+    # was live
+    assert "always-bad" not in summaries[1] and "Gate " not in summaries[1], summaries[1]
+    assert "(none)" not in summaries[1], summaries[1]
+    assert "Live traffic was not touched: the release stopped while deploying the candidate v3" \
+        in summaries[1], summaries[1]
     stats = result.custom_stats
     assert stats["bluegreen_outcome"] == "aborted", stats
     assert stats["bluegreen_candidate_version"] == "v3", stats
@@ -237,5 +247,5 @@ def test_bluegreen_second_release_never_blames_the_first_ones_gate_and_stats_sta
     assert sorted(releases) == ["myapp", "other"], stats
     assert releases["myapp"]["bluegreen_outcome"] == "aborted"
     assert releases["myapp"]["bluegreen_live_version"] == "v1"
-    assert releases["myapp"]["bluegreen_failed_gates"] == ["always-bad"]
+    assert sorted(releases["myapp"]["bluegreen_failed_gates"]) == ["always-bad", "refused"]
     assert releases["other"]["bluegreen_failed_gates"] == []
