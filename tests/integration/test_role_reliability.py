@@ -161,6 +161,9 @@ def test_canary_second_release_never_blames_the_first_ones_gate_and_stats_stand_
     assert "Rolled back" in summaries[0]
     assert "always-bad" not in summaries[1], summaries[1]
     assert "Gate " not in summaries[1] and "(step " not in summaries[1], summaries[1]
+    # it stopped in the preparation, which writes: it does not claim nothing was changed
+    assert "No traffic was moved: all of it is still on the stable version. The release " \
+        "stopped while preparing the canary" in summaries[1], summaries[1]
     stats = result.custom_stats
     # the flat keys are the last release's, never two concatenated
     assert stats["canary_outcome"] == "not_started", stats
