@@ -40,14 +40,19 @@ def bluegreen_plan(live_before, already_live=False, preview_gates=(), post_gates
 
 
 def bluegreen_result(version, check_mode=False, failed=False, promoted=False, live_before=None,
-                     live_now=None, rolled_back_to=None, previous=None, failed_gates=None):
+                     live_now=None, rolled_back_to=None, previous=None, failed_gates=None,
+                     live_known=True):
     """The outcome of a release and what is live after it.
 
     failed: rolled_back when live traffic had been switched (it is back on rolled_back_to),
     aborted when it had not (still live_before); previous_version is what was live before.
     check mode: nothing was switched, live_before is still live. Otherwise promoted: live_now
     (what the backend reports as live) or the candidate, previous_version what it replaced
-    (none when the candidate was already live)."""
+    (none when the candidate was already live).
+
+    live_known: false when the release stopped before the backend read what is live (while
+    deploying the candidate): live traffic was not touched, but what it is on is not known
+    here, so the summary does not claim "none"."""
     if failed:
         if promoted:
             outcome, live = "rolled_back", rolled_back_to
@@ -55,6 +60,11 @@ def bluegreen_result(version, check_mode=False, failed=False, promoted=False, li
         else:
             outcome, live = "aborted", live_before
             summary = "Live traffic was not touched (%s)." % (live_before or "none")
+            if not live_known:
+                summary = ("Live traffic was not touched: the release stopped while deploying "
+                           "the candidate %s, before reading what is live, so whatever was "
+                           "live before the release still is; the candidate may be partly "
+                           "deployed beside it." % version)
         return _result(outcome, live, live_before, version, failed_gates or [], summary)
     if check_mode:
         return _result("check_mode", live_before, previous, version, [],

@@ -137,6 +137,15 @@ def test_failure_of_a_first_release_says_nothing_was_live(live_before):
     assert result["failed_gates"] == []
 
 
+@pytest.mark.parametrize("live_before", [None, ""])
+def test_failure_before_live_was_read_does_not_claim_nothing_was_live(live_before):
+    result = bluegreen_result("v2", failed=True, live_before=live_before, live_known=False)
+    assert result["outcome"] == "aborted"
+    assert "(none)" not in result["summary"]
+    assert result["summary"].startswith("Live traffic was not touched: the release stopped "
+                                        "while deploying the candidate v2")
+
+
 def test_a_failure_wins_over_check_mode():
     result = bluegreen_result("v2", check_mode=True, failed=True, live_before="v1")
     assert result["outcome"] == "aborted"

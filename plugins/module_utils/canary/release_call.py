@@ -51,12 +51,9 @@ def validate(params):
     elif state in ("query", "started"):
         errs.add("steps", "is required with state=%s", state)
     gates = params.get("gates") or []
-    plain = [g for g in gates if not (isinstance(g, dict) and g.get("type") == "tasks")]
-    for index, gate in enumerate(gates):
-        if isinstance(gate, dict) and gate.get("type") == "tasks" and not gate.get("file"):
-            errs.add("gates[%d].file" % index, "is required for a tasks gate")
     try:
-        validate_gates(plain)
+        # tasks gates too, so every gate keeps the index the user wrote it at
+        validate_gates(gates, allow_tasks=True)
     except ValidationError as exc:
         errs.errors.extend(exc.errors)
     interval = params.get("gate_interval")
