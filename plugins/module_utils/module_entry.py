@@ -44,7 +44,10 @@ def kube_for(module):
                          exception=str(KUBERNETES_IMPORT_ERROR))
     path = module.params.get("kubeconfig")
     if isinstance(path, str) and not os.path.exists(os.path.expanduser(path)):
-        module.fail_json(msg="kubeconfig: the file %s does not exist" % path)
+        # kubeconfig is no_log (it may be the config itself): the whole value would be
+        # masked, so name the file by its folder and its name
+        folder, name = os.path.split(path)
+        module.fail_json(msg="kubeconfig: there is no file %r in %s" % (name, folder or "."))
     try:
         return Kube(build_api_client(module.params))
     except Exception as exc:  # kubeconfig parse errors come in many types
