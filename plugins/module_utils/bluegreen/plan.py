@@ -15,7 +15,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import re
 
 from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.status import (
@@ -40,6 +39,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.tra
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.engine import Write
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import DEPLOYMENT
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import deployment_body
 
 
 # ---------------------------------------------------------------------------
@@ -48,13 +48,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 def desired_deployment(spec, existing_name=None):
     """The apply body for the version's Deployment, with the app/version labels put on
     the object, its selector and its pod template."""
-    if spec.definition is not None:
-        body = copy.deepcopy(spec.definition)
-    else:
-        body = {"spec": {"template": copy.deepcopy(spec.pod_template)}}
-    body["apiVersion"] = "apps/v1"
-    body["kind"] = "Deployment"
-    meta = body.setdefault("metadata", {})
+    body = deployment_body(spec.definition, spec.pod_template)
+    meta = body["metadata"]
     meta["name"] = meta.get("name") or existing_name or spec.deployment_format.format(
         name=spec.name, version=spec.version)
     meta["namespace"] = spec.namespace

@@ -12,6 +12,7 @@ __metaclass__ = type
 
 from collections import namedtuple
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import view_head
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     deployment_rollout,
 )
@@ -155,12 +156,7 @@ def diff_view(obj):
     """The parts of an object a reviewer needs in --diff output."""
     if obj is None:
         return {}
-    meta = obj.get("metadata") or {}
-    view = {"kind": obj.get("kind"), "name": meta.get("name")}
-    annotations = dict((k, v) for k, v in (meta.get("annotations") or {}).items()
-                       if k.startswith(PREFIX) or k.startswith(NGINX))
-    if annotations:
-        view["annotations"] = annotations
+    view = view_head(obj, (PREFIX, NGINX))
     spec = obj.get("spec") or {}
     for key in ("selector", "rules", "replicas", "ports", "type"):
         if key in spec:

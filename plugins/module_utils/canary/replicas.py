@@ -34,6 +34,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     deployment_rollout,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import deployment_body
 
 
 def split_replicas(total, weight):
@@ -120,13 +121,8 @@ def canary_selector(spec, service):
 def desired_canary(spec, service, replicas, total):
     """The server-side apply body of the canary Deployment (from definition or pod_template):
     its pods carry the Service's selector labels, track=canary and the version label."""
-    if spec.definition is not None:
-        body = copy.deepcopy(spec.definition)
-    else:
-        body = {"spec": {"template": copy.deepcopy(spec.pod_template)}}
-    body["apiVersion"] = "apps/v1"
-    body["kind"] = "Deployment"
-    meta = body.setdefault("metadata", {})
+    body = deployment_body(spec.definition, spec.pod_template)
+    meta = body["metadata"]
     meta["name"] = spec.canary_deployment
     meta["namespace"] = spec.namespace
     selector = canary_selector(spec, service)

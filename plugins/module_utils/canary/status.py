@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import view_head
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.nginx import (
     backend_service,
     nginx_weight,
@@ -69,12 +70,7 @@ def diff_view(obj):
     """The parts of an object a reviewer needs in --diff output."""
     if obj is None:
         return {}
-    meta = obj.get("metadata") or {}
-    view = {"kind": obj.get("kind"), "name": meta.get("name")}
-    ann = dict((k, v) for k, v in (meta.get("annotations") or {}).items()
-               if k.startswith(PREFIX) or k.startswith(NGINX))
-    if ann:
-        view["annotations"] = ann
+    view = view_head(obj, (PREFIX, NGINX))
     spec = obj.get("spec") or {}
     if obj.get("kind") == "Deployment":
         view["replicas"] = spec.get("replicas", 1)

@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: progressive.delivery contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Object shapes more than one backend builds or shows: a Deployment from a user's
+definition or pod template, and the head of an object's --diff view."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+
+def deployment_body(definition, pod_template):
+    """The start of an apply body for a Deployment: the user's whole definition, or a
+    Deployment around their pod template. The caller names it and puts its labels on."""
+    if definition is not None:
+        body = copy.deepcopy(definition)
+    else:
+        body = {"spec": {"template": copy.deepcopy(pod_template)}}
+    body["apiVersion"] = "apps/v1"
+    body["kind"] = "Deployment"
+    body.setdefault("metadata", {})
+    return body
+
+
+def view_head(obj, annotation_prefixes):
+    """kind, name and the annotations under ``annotation_prefixes`` of an object, the part
+    of a --diff view every kind shares."""
+    meta = obj.get("metadata") or {}
+    view = {"kind": obj.get("kind"), "name": meta.get("name")}
+    annotations = dict((k, v) for k, v in (meta.get("annotations") or {}).items()
+                       if k.startswith(tuple(annotation_prefixes)))
+    if annotations:
+        view["annotations"] = annotations
+    return view
