@@ -42,5 +42,5 @@ def pytest_configure(config):
         "markers", "reliability: faults, races and bad input a release must survive "
         "(select with -m reliability)")
     config.addinivalue_line(
-        "markers", "restarts_control_plane: stops and restarts the testbed's control plane; "
-        "run alone, never beside other tests (-m 'not restarts_control_plane' excludes it)")
+        "markers", "alone: runs with no other test beside it (it restarts the testbed's "
+        "control plane, or races another writer on timing); -m 'not alone' excludes it")

@@ -33,17 +33,21 @@ class Metrics(object):
     """A /metrics endpoint on 127.0.0.1 whose values the test sets."""
 
     def __init__(self):
-        self.values = {'canary_errors{app="myapp"}': 0.0,
-                       'canary_requests_total{app="myapp"}': 0.0}
+        self.values = {'canary_errors{app="myapp"}': 0.0}
+        self.started = time.monotonic()
         self.lock = threading.Lock()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 with outer.lock:
-                    outer.values['canary_requests_total{app="myapp"}'] += 10
+                    # 10 requests a second of wall time, whenever Prometheus scrapes (a
+                    # scrape delayed by a busy machine must not change the rate)
+                    values = dict(outer.values)
+                    values['canary_requests_total{app="myapp"}'] = round(
+                        10 * (time.monotonic() - outer.started), 3)
                     lines = ["# TYPE canary_errors gauge", "# TYPE canary_requests_total counter"]
-                    lines += ["%s %s" % item for item in sorted(outer.values.items())]
+                    lines += ["%s %s" % item for item in sorted(values.items())]
                 body = ("\n".join(lines) + "\n").encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
