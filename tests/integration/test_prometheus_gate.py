@@ -181,10 +181,14 @@ def test_gate_passes_then_fails_when_the_metric_rises(prometheus, metrics):
 
 
 def test_rate_query_and_comparisons(prometheus, metrics):
-    # the counter grows by 10 per scrape (once a second): a rate near 10/s
-    promql = 'sum(rate(canary_requests_total{app="myapp"}[5s]))'
-    deadline = time.monotonic() + 30
-    while not query(prometheus, promql) and time.monotonic() < deadline:
+    # the counter grows by 10 a second: a rate near 10/s, taken over 15 samples or more (a
+    # busy machine delays scrapes) so that Prometheus's extrapolation at the edges of the
+    # window stays small next to the rate
+    promql = 'sum(rate(canary_requests_total{app="myapp"}[20s]))'
+    samples = 'sum(count_over_time(canary_requests_total{app="myapp"}[20s]))'
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+            query(prometheus, promql) and int(query(prometheus, samples)[0]["value"][1]) >= 15):
         time.sleep(0.5)
     result = run_module("gate_check", gates=[
         gate(prometheus, promql, ">", 1, name="traffic-flows"),
