@@ -214,8 +214,9 @@ def render(report):
                                esc(outcome), esc(info.get("reason"))))
         body.append("</table>")
         for verdict in report.get("verdicts") or []:
-            body.append('<div class="%s">%s %s</div>' % ("bad" if verdict["halt"] else "ok",
-                                                          _hms(verdict["time"]), esc(verdict["reason"])))
+            body.append('<div class="%s">%s %s</div>' % (
+                "bad" if verdict["halt"] else "ok", _hms(verdict["time"]),
+                esc(verdict["reason"])))
         body.append("<h2>Traffic per cluster</h2>")
         by_host = dict((r["cluster"], r) for r in releases)
         for members in waves:
