@@ -124,3 +124,37 @@ def test_a_non_transient_error_is_not_retried():
     with pytest.raises(KubeError) as err:
         run_outage(script, equals(3))
     assert err.value.status == 403 and script.read_count == 1
+
+
+def test_the_pods_a_service_should_serve_are_read_again_when_the_slices_disagree():
+    """A canary scaled away while the proof runs: its pods were ready when the wait began,
+    then are gone; the wait must not go on waiting for them."""
+    from ansible_collections.progressive.delivery.plugins.module_utils.k8s import wait as w
+
+    def pod(name):
+        return {"metadata": {"name": name},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+    def slice_of(*names):
+        return {"metadata": {"name": "s", "resourceVersion": "1"},
+                "endpoints": [{"targetRef": {"kind": "Pod", "name": n},
+                               "conditions": {"ready": True}} for n in names]}
+
+    class Kube(object):
+        pods = [pod("stable-1"), pod("canary-1")]
+        lists = 0
+
+        def list(self, resource, namespace, label_selector=None, field_selector=None):
+            if resource.kind == "Pod":
+                Kube.lists += 1
+                return {"items": list(Kube.pods)}
+            # the slices already dropped the canary pod; the pod list still shows it
+            return {"metadata": {"resourceVersion": "1"}, "items": [slice_of("stable-1")]}
+
+        def watch(self, resource, namespace, resource_version, timeout, **unused):
+            Kube.pods = [pod("stable-1")]  # the canary pod is scaled away
+            yield "MODIFIED", slice_of("stable-1")
+
+    found = w.wait_for_service_to_serve_selected(Kube(), "ns", "web", {"app": "web"}, 5)
+    assert [s["endpoints"][0]["targetRef"]["name"] for s in found] == ["stable-1"]
+    assert Kube.lists == 2

@@ -35,9 +35,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitError,
-    ready_pod_names,
     wait_for_rollout,
-    wait_for_service_endpoints,
+    wait_for_service_to_serve_selected,
 )
 
 # A weight change is at most two writes, a promotion two; more means the cluster keeps
@@ -82,10 +81,9 @@ def service_spreads(engine, spec):
     """The proof (replicas): the Service's EndpointSlices list exactly the ready pods it
     selects, so the stable and the canary pods receive traffic in the counts planned."""
     service = engine.get(SERVICE, spec.namespace, spec.service)
-    wanted = ready_pod_names(engine.kube, spec.namespace, service_selector(service))
     try:
-        wait_for_service_endpoints(engine.kube, spec.namespace, spec.service, wanted,
-                                   engine.wait_timeout, exact=True)
+        wait_for_service_to_serve_selected(engine.kube, spec.namespace, spec.service,
+                                           service_selector(service), engine.wait_timeout)
     except WaitError as exc:
         raise WaitError("after scaling: %s" % exc)
 

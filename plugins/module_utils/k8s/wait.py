@@ -29,6 +29,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.condition
     pod_is_ready,
     service_serves,
     service_slice_selector,
+    serving_pod_names,
 )
 
 
@@ -181,6 +182,24 @@ def ready_pod_names(kube, namespace, selector):
         {"matchLabels": selector}))
     return set(p["metadata"]["name"] for p in pods.get("items") or []
                if pod_is_ready(p) and not meta_value(p, "deletionTimestamp"))
+
+
+def wait_for_service_to_serve_selected(kube, namespace, service, selector, timeout,
+                                       clock=time.monotonic):
+    """Wait until the Service's EndpointSlices list exactly the ready, not terminating pods
+    its selector matches. Which pods those are is read again whenever the slices disagree
+    with the last reading: while Deployments scale, the pods that should serve change under
+    the wait (pods being scaled away must not be waited for)."""
+    seen = {}
+
+    def predicate(slices):
+        serving = serving_pod_names(slices)
+        if seen.get("wanted") != serving:
+            seen["wanted"] = ready_pod_names(kube, namespace, selector)
+        return service_serves(service, seen["wanted"], exact=True)(slices)
+
+    return wait_for_all(kube, ENDPOINTSLICE, namespace, service_slice_selector(service),
+                        predicate, timeout, clock)
 
 
 def wait_for_service_endpoints(kube, namespace, service, wanted, timeout, exact=False,
