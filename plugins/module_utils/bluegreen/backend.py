@@ -120,7 +120,10 @@ class BlueGreen(object):
 
         def rejected(exc):
             if not isinstance(exc, WaitFailed):
-                still_ours()  # a timeout caused by someone undoing the switch says so
+                try:
+                    still_ours()  # a timeout caused by someone undoing the switch says so
+                except WaitFailed as undone:
+                    exc = undone
             raise WaitError("after switching Service %s to %s: %s"
                             % (service_name, version, exc))
 
