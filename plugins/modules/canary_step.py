@@ -31,7 +31,8 @@ description:
     O(max_restarts) restarts; see O(pods_gate)) and O(gates). Gates of type C(tasks) (task
     files) cannot run in a module; they are returned in RV(task_gates) for the caller to run.
   - O(action=promote) makes the canary the stable version through the backend, between
-    two record writes, in the same way.
+    two record writes, in the same way; O(action=prepare) prepares the canary at 0% and
+    records the start of the release.
   - Fails when a gate fails (after recording the results), when the backend refuses the
     weight or its proof times out; the failure carries RV(record), RV(gate_results) and
     RV(failed_gate_results), so the caller can roll back and say why.
@@ -66,8 +67,17 @@ options:
         C(state=promoted), a Contour or Gateway API route with all the weight on the canary,
         the Knative canary revision at 100% with the old one tagged C(previous) at 0%, the
         rolling update finished); it records C(promoting), promotes, then records C(promoted) at 100%.
+      - V(prepare) starts a release - the canary at 0% (no traffic moves), as the role's
+        backends prepare it (V(replicas) the canary Deployment at 0 pods; V(nginx) the canary
+        Ingress at weight 0; V(contour) and V(gateway) the canary Service at weight 0, with the
+        header rule and the mirror when set; V(knative) all traffic pinned to the stable
+        revision by name, C(template) written, the new revision added at 0% with its tag;
+        V(rolling) the Deployment's current revision read) - then records the release as
+        started at step 1 with what was prepared (O(stable_version), the replica total, the
+        canary's pod labels, the Knative revisions and tag URL). The canary's own manifests
+        (nginx, contour, gateway) are applied before, by the caller.
     type: str
-    choices: [step, promote]
+    choices: [step, promote, prepare]
     default: step
   step:
     description: The index (from 0) of the step to run. Required with O(action=step).
@@ -94,6 +104,16 @@ options:
         C(change_cause)."
     type: dict
     default: {}
+  stable_version:
+    description:
+      - With O(action=prepare), the stable version to record; default what the backend
+        reports (the stable Deployment's version, the stable Service, the stable revision).
+    type: str
+  canary_selector:
+    description:
+      - With O(action=prepare), the labels of the canary's pods (from its manifests) for the
+        record, so the C(canary-pods) gate finds them (nginx, contour, gateway).
+    type: dict
   gates:
     description:
       - The release's gates, as for M(progressive.delivery.gate_check). C(tasks) gates are
@@ -195,7 +215,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 step:
-  description: The step that ran, normalised (index, kind, weight, seconds, text); null for O(action=promote).
+  description: The step that ran, normalised (index, kind, weight, seconds, text); null for O(action=promote) and O(action=prepare).
   returned: always
   type: dict
   sample: {"index": 0, "kind": "weight", "weight": 10, "seconds": null, "text": "weight 10%"}
@@ -263,6 +283,15 @@ waited:
   description: The seconds a pause step slept.
   returned: for a pause step
   type: float
+stable_version:
+  description: O(action=prepare) The stable version recorded.
+  returned: with action=prepare
+  type: str
+prepared:
+  description: O(action=prepare) What the record keeps of the preparation (C(total_replicas),
+    C(canary_selector), C(stable_revision), C(canary_revision), C(canary_tag_url)).
+  returned: with action=prepare
+  type: dict
 message:
   description: The record in words.
   returned: always
@@ -294,7 +323,9 @@ OWN_SPEC = dict(
     record_name=dict(type="str"),
     version=dict(type="str", required=True),
     steps=dict(type="list", elements="raw", required=True),
-    action=dict(type="str", default="step", choices=["step", "promote"]),
+    action=dict(type="str", default="step", choices=["step", "promote", "prepare"]),
+    stable_version=dict(type="str"),
+    canary_selector=dict(type="dict"),
     step=dict(type="int"),
     backend=dict(type="str", default="replicas", choices=list(BACKENDS)),
     settings=dict(type="dict", default={}),

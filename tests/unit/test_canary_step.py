@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.progressive.delivery.plugins.module_utils.canary import (
     record_backend,
     release_record,
+    step_prepare,
     step_run,
     step_traffic,
 )
@@ -344,3 +345,70 @@ def test_a_promotion_is_recorded_before_and_after_the_backend(monkeypatch):
     assert seen == [("contour_delegate", "promoting")]
     assert result["record"]["phase"] == "promoted" and result["record"]["weight"] == 100
     assert result["record"]["message"] == "v2 promoted" and result["changed"]
+
+
+# ---------------------------------------------------------------------------
+# the preparation
+# ---------------------------------------------------------------------------
+def test_a_replicas_canary_that_cannot_be_adopted_or_created_is_refused():
+    result = {"canary": {"exists": False, "deployment": "myapp-canary"},
+              "stable": {"version": "v1"}, "total_replicas": 4, "canary_selector": {"a": "b"}}
+    with pytest.raises(step_prepare.PrepareRefused) as err:
+        step_prepare.prepared_replicas({}, result)
+    assert "no canary Deployment myapp-canary to adopt" in str(err.value)
+    prepared = step_prepare.prepared_replicas({"pod_template": {"spec": {}}}, result)
+    assert prepared == ("v1", {"total_replicas": 4, "canary_selector": {"a": "b"}})
+
+
+def test_rolling_and_knative_keep_what_abort_needs():
+    rolling = step_prepare.prepared_rolling({"current_revision": 3, "history": [
+        {"current": False, "images": {"app": "old"}}, {"current": True, "images": {"app": "v1"}}]})
+    assert rolling == ("v1", {"stable_revision": "3", "canary_selector": {}})
+    assert step_prepare.stable_revision_of([{"name": "a", "traffic_percent": 0},
+                                            {"name": "b", "traffic_percent": 100}]) == "b"
+    assert step_prepare.stable_revision_of([{"name": "a", "traffic_percent": 50}]) is None
+    knative = step_prepare.prepared_knative({}, "hello-00001", {
+        "traffic": [{"revision": "hello-00001", "tag": None},
+                    {"revision": "hello-00002", "tag": "canary"}],
+        "tag_urls": {"canary": "http://canary-hello.test.example.com"}})
+    assert knative.data == {"stable_revision": "hello-00001", "canary_revision": "hello-00002",
+                            "canary_selector": {},
+                            "canary_tag_url": "http://canary-hello.test.example.com"}
+
+
+class KnativeKube(FakeKube):
+    def apply(self, resource, namespace, name, body, field_manager, dry_run=False):
+        self.applied = (name, body, field_manager, dry_run)
+        obj = self.obj(resource.kind, namespace, name)
+        obj["spec"]["template"] = body["spec"]["template"]
+        obj["metadata"]["generation"] += 1
+        return self.put(obj)
+
+
+def test_knative_prepare_pins_stable_writes_the_template_then_adds_the_canary(monkeypatch):
+    kube = KnativeKube([{"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                         "metadata": {"name": "hello", "namespace": NS, "generation": 1},
+                         "spec": {"template": {}}}])
+    calls = []
+
+    def backend(unused_kube, call, **options):
+        calls.append([(t["revision"], t["percent"], t["tag"]) for t in call.params["traffic"]])
+        return {"changed": True, "traffic": [{"revision": "hello-00001", "tag": None},
+                                             {"revision": "hello-00002", "tag": "canary"}],
+                "tag_urls": {"canary": "http://canary"}}
+
+    monkeypatch.setattr(step_traffic, "move_traffic", backend)
+    template = {"spec": {"containers": [{"image": "hello:v2"}]}}
+    params = step_params(None, action="prepare", backend="knative",
+                         settings={"service": "hello", "stable_revision": "hello-00001",
+                                   "template": template}, stable_version=None)
+    result = step_run.StepRun(params, kube, clock=lambda: 1000.0).run()
+    assert calls == [[("hello-00001", 100, None)],
+                     [("hello-00001", 100, None), ("@latest_created", 0, "canary")]]
+    assert kube.applied[0] == "hello" and kube.applied[2] == "progressive.delivery-canary"
+    assert kube.applied[1]["spec"]["template"] == template
+    record = result["record"]
+    assert record["phase"] == "progressing" and record["step"] == 0 and record["weight"] == 0
+    assert record["stable_version"] == "hello-00001" and record["backend"] == "knative"
+    assert record["canary_revision"] == "hello-00002"
+    assert record["canary_tag_url"] == "http://canary"

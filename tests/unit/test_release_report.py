@@ -191,8 +191,8 @@ def test_a_canary_release_of_one_call_per_step_shows_every_step_weight_and_gate(
 def test_a_promotion_in_one_call_closes_the_release():
     rec = Recorder()
     base = dict(name="web", namespace="shop", version="v2")
-    rec.task("c1", STATE, "Canary | start", dict(base, state="started", stable_version="v1"),
-             canary_record(0, 0), 2, 3)
+    rec.task("c1", STEP, "Canary | prepare the canary at 0% and record the start (contour) | web v2",
+             dict(base, action="prepare", step=None), canary_record(0, 0), 2, 3)
     rec.task("c1", STEP, "Canary | step 1/1 send 100% to the canary (contour) | web v2",
              dict(base, step=0), step_result(0, "weight", "weight 100%", 100, []), 3, 6)
     rec.task("c1", STEP, "Canary | promote: v2 becomes the stable version (contour) | web v2",
@@ -202,7 +202,8 @@ def test_a_promotion_in_one_call_closes_the_release():
     assert [(s["name"], s["start"], s["end"]) for s in report["steps"]] == [
         ("step 1/3: weight 100%", 3, 6), ("promote", 6, 8)]
     assert report["decisions"][-1]["decision"] == "promote"
-    assert report["traffic"][-1]["split"] == {"v1": 0, "v2": 100}
+    assert [t["split"] for t in report["traffic"]] == [
+        {"v1": 100, "v2": 0}, {"v1": 0, "v2": 100}]
     times_ordered(report)
 
 

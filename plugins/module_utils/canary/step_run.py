@@ -22,6 +22,7 @@ import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils.canary import (
     release_record as rr,
+    step_prepare as sp,
     step_traffic as st,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.record_backend import (
@@ -106,9 +107,10 @@ def validate(params):
     except ValidationError as exc:
         errs.errors.extend(exc.errors)
     index = params.get("step")
-    promote = params.get("action") == "promote"
+    action = params.get("action") or "step"
+    promote = action != "step"
     if promote and index is not None:
-        errs.add("step", "is not used with action=promote (the promotion follows the last step)")
+        errs.add("step", "is not used with action=%s", action)
     elif not promote and index is None:
         errs.add("step", "is required with action=step (the index of the step to run)")
     elif not promote and steps is not None and not 0 <= index < len(steps):
@@ -139,9 +141,11 @@ class StepRun(object):
         self.clock = clock
         self.sleep = sleep
         self.steps, self.step = validate(params)
+        self.action = params.get("action") or "step"
         self.title = step_title(self.step, len(self.steps), params["backend"]) if self.step \
-            else "promote: %s becomes the stable version (%s)" % (params["version"],
-                                                                  params["backend"])
+            else "%s: %s (%s)" % (self.action, "%s becomes the stable version" % params["version"]
+                                 if self.action == "promote" else "the canary at 0%",
+                                 params["backend"])
         self.label = "%s %s %s" % (params["name"], params["version"], self.title)
         self.user_gates, self.task_gates = split_gates(params.get("gates"))
         self.record = None
@@ -199,7 +203,9 @@ class StepRun(object):
         """The step; any failure after the first read becomes StepFailed, worded as the
         module it came from words it, with the record and the gate results beside it."""
         try:
-            if self.step is None:
+            if self.action == "prepare":
+                return self.prepare()
+            if self.action == "promote":
                 return self.promote()
             started = self.write_record(phase="progressing")
             if self.step.kind == "weight":
@@ -210,25 +216,37 @@ class StepRun(object):
                       errors=[dict(field=e.path, message=e.message) for e in exc.errors])
         except KubeError as exc:
             self.fail("Kubernetes API error: %s" % exc)
-        except (WaitError, RecordError) as exc:
+        except (WaitError, RecordError, sp.PrepareRefused) as exc:
             self.fail(str(exc))
 
-    def move(self, weight, action="weight"):
+    def call_backend(self, call):
         """The backend's call, as its module makes it; its refusal fails the step."""
-        params = self.params
-        backend, settings = params["backend"], params.get("settings") or {}
-        st.check_settings(backend, settings, self.record)
-        call = st.traffic_call(backend, settings, weight, params["name"], params["namespace"],
-                               params["version"], self.record, action=action)
         try:
             self.traffic_result = st.move_traffic(
                 self.kube, call, check_mode=self.check_mode, wait=True,
-                wait_timeout=params["wait_timeout"])
+                wait_timeout=self.params["wait_timeout"])
         except st.refusals() as exc:
             # what the backend reports as live after its refusal travels with the failure
             self.traffic_result = getattr(exc, "result", None)
             self.fail(str(exc))
         self.changed = self.changed or bool(self.traffic_result.get("changed"))
+        return self.traffic_result
+
+    def move(self, weight, action="weight"):
+        params = self.params
+        backend, settings = params["backend"], params.get("settings") or {}
+        st.check_settings(backend, settings, self.record)
+        return self.call_backend(st.traffic_call(
+            backend, settings, weight, params["name"], params["namespace"], params["version"],
+            self.record, action=action))
+
+    def prepare(self):
+        """The canary at 0% (no traffic moves), then the release recorded as started."""
+        prepared = sp.Preparation(self).prepare()
+        stable = self.params.get("stable_version") or prepared.stable_version
+        self.write_record(state="started", stable_version=stable, step=None,
+                          backend=self.params["backend"], data=prepared.data)
+        return self.report(stable_version=stable, prepared=prepared.data)
 
     def promote(self):
         """Record the promotion, make the canary the stable version, record it done."""

@@ -50,8 +50,9 @@ def _service(name, weight, port):
     return _options({"name": name, "weight": int(weight)}, {"port": port or None})
 
 
-def check_settings(backend, settings, record):
-    """Every missing setting at once, by field path (``settings.canary_service``)."""
+def check_settings(backend, settings, record=None):
+    """Every missing setting at once, by field path (``settings.canary_service``); with a
+    ``record``, also what a weight needs from it."""
     errs = FieldErrors()
     if backend not in BACKENDS:
         errs.add("backend", "%r is not one of %s", backend, ", ".join(BACKENDS))
@@ -59,7 +60,7 @@ def check_settings(backend, settings, record):
     for key in REQUIRED[backend]:
         if not settings.get(key):
             errs.add("settings.%s" % key, "is required with backend=%s", backend)
-    if backend == "knative":
+    if backend == "knative" and record is not None:
         for key in ("stable_revision", "canary_revision"):
             if not (record or {}).get(key):
                 errs.add("record.%s" % key, "is not in the release record: the knative "

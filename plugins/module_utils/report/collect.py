@@ -230,6 +230,13 @@ class Recorder(object):
             self._canary_promote(rel, name, record, start, end, failed, result)
             return
         weight = record.get("weight")
+        if args.get("action") == "prepare":
+            # the canary at 0% and the release recorded as started: no step of its own
+            if failed:
+                rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+            elif rel["version"] and rel["previous"]:
+                self._traffic(rel, end, {rel["previous"]: 100, rel["version"]: 0}, "step 1")
+            return
         step = result.get("step") or {}
         if weight is not None and rel["version"] and rel["previous"]:
             self._traffic(rel, end, {rel["previous"]: 100 - int(weight), rel["version"]: int(weight)},
