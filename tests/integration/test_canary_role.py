@@ -107,6 +107,42 @@ def test_release_1_10_50_100_completes_and_a_rerun_changes_nothing(kube, namespa
     assert again.custom_stats["canary_outcome"] == "promoted"
 
 
+def module_calls(task_result):
+    """The module calls of one task's result (a loop's items each count)."""
+    items = task_result.get("results") if isinstance(task_result.get("results"), list) and \
+        task_result["results"] and isinstance(task_result["results"][0], dict) and \
+        "invocation" in task_result["results"][0] else [task_result]
+    return [item["invocation"]["module_args"] for item in items if "invocation" in item]
+
+
+def test_a_weight_step_is_one_module_call_and_two_tasks(kube, namespace, tmp_path):
+    """The bound the canary role keeps (issue 16): a weight step is one module process
+    (weight, wait, gates, record) and at most 4 tasks; prepare and promote one call each."""
+    create_stable(kube, namespace, replicas=4)
+    weights = [5, 25, 50, 100]
+    result = run_playbook(play(tmp_path, namespace, canary_steps=[{"weight": w} for w in weights]))
+    assert not result.failed, result.summary()
+    ran = [(name, res) for name, res in result.tasks() if not res.get("skipped")]
+    for index, weight in enumerate(weights):
+        title = "step %d/4 send %d%% to the canary (replicas)" % (index + 1, weight)
+        step_tasks = [(name, res) for name, res in ran if title in name]
+        assert 1 <= len(step_tasks) <= 4, [name for name, res in step_tasks]
+        calls = [args for name, res in step_tasks for args in module_calls(res)]
+        assert len(calls) == 1 and calls[0]["step"] == index, calls
+        # the one call moved the weight, evaluated the pods gate and recorded both
+        (res,) = [res for name, res in step_tasks if module_calls(res)]
+        assert res["traffic_result"]["weight_requested"] == weight
+        assert [g["name"] for g in res["gate_results"]] == ["canary-pods"]
+        assert res["record"]["weight"] == weight and res["record"]["step"] == index
+    calls = [(name, args) for name, res in ran for args in module_calls(res)]
+    # the record's query, prepare, 4 steps, promote; nothing else runs a module
+    assert [args.get("action", "query") for name, args in calls] == [
+        "query", "prepare", "step", "step", "step", "step", "promote"], calls
+    assert len(ran) <= 30, [name for name, res in ran]
+    assert result.custom_stats["canary_outcome"] == "promoted"
+    assert weight_steps(result) == [(5, 3, 1), (25, 3, 1), (50, 2, 2), (100, 0, 4)]
+
+
 def test_bad_canary_is_rolled_back_with_stable_untouched(kube, namespace, tmp_path):
     create_stable(kube, namespace, replicas=10)
     stable_rv = kube.get(DEPLOYMENT, namespace, "myapp")["metadata"]["resourceVersion"]

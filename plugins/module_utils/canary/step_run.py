@@ -142,10 +142,13 @@ class StepRun(object):
         self.sleep = sleep
         self.steps, self.step = validate(params)
         self.action = params.get("action") or "step"
-        self.title = step_title(self.step, len(self.steps), params["backend"]) if self.step \
-            else "%s: %s (%s)" % (self.action, "%s becomes the stable version" % params["version"]
-                                 if self.action == "promote" else "the canary at 0%",
-                                 params["backend"])
+        if self.step:
+            self.title = step_title(self.step, len(self.steps), params["backend"])
+        elif self.action == "promote":
+            self.title = "promote: %s becomes the stable version (%s)" % (
+                params["version"], params["backend"])
+        else:
+            self.title = "prepare the canary at 0%% (%s)" % params["backend"]
         self.label = "%s %s %s" % (params["name"], params["version"], self.title)
         self.user_gates, self.task_gates = split_gates(params.get("gates"))
         self.record = None
