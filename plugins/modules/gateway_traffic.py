@@ -33,8 +33,15 @@ description:
     rules, filters and fields are kept. The write carries the resourceVersion it read; if
     someone else wrote in between, the module reads and plans again, so their change is
     never overwritten.
-  - B(Before writing) it checks that every Service named exists in the namespace with the
-    port, that the percents are sane, and that each parent Gateway exists and has a
+  - B(Services in other namespaces.) A Service is named by its name in the route's
+    namespace and as C(namespace/name) in another one (in O(weights), O(header.backend)
+    and O(mirror.backend)); the backendRef then carries that namespace. The Gateway API
+    allows such a reference only when a C(ReferenceGrant) in the Service's namespace lets
+    HTTPRoutes from the route's namespace refer to that Service (by name, or to every
+    Service there).
+  - B(Before writing) it checks that every Service named exists with the port, that a
+    ReferenceGrant allows each Service in another namespace (the error says which grant
+    to create), that the percents are sane, and that each parent Gateway exists and has a
     listener that admits HTTPRoutes from this namespace (C(from=Same) and C(from=All) are
     judged here; a namespace C(Selector) is left to the controller). Every problem is
     reported at once, with its field and value; nothing is written.
@@ -48,7 +55,8 @@ options:
     type: str
     required: true
   namespace:
-    description: Namespace of the HTTPRoute and of the Services it routes to.
+    description:
+      - Namespace of the HTTPRoute, and of the Services named without a namespace.
     type: str
     required: true
   parent_refs:
@@ -84,6 +92,7 @@ options:
   weights:
     description:
       - "Service name to percent of the rule's traffic, for example C({stable: 95, canary: 5})."
+      - "A Service in another namespace is C(namespace/name): C({stable: 95, shared/canary: 5})."
       - Percents are whole numbers from 0 to 100 that sum to 100; 0 keeps the Service in the
         rule with no traffic; at least one is not 0. Omitted, the split is left as it is.
     type: dict
@@ -108,7 +117,7 @@ options:
         choices: [Exact, RegularExpression]
         default: Exact
       backend:
-        description: The Service that receives the matching requests.
+        description: The Service that receives the matching requests (C(name) or C(namespace/name)).
         type: str
       state:
         description: V(absent) removes the header rule.
@@ -120,7 +129,9 @@ options:
     type: dict
     suboptions:
       backend:
-        description: The Service that receives the copies (with V(absent), omitted removes every mirror filter of the rule).
+        description:
+          - The Service that receives the copies (C(name) or C(namespace/name)).
+          - With V(absent), omitted removes every mirror filter of the rule.
         type: str
       percent:
         description: Percent of requests copied (1-100).
@@ -133,9 +144,10 @@ options:
         default: present
   validate_refs:
     description:
-      - Read the Services and the parent Gateways to validate the call before writing.
+      - Read the Services, the ReferenceGrants of the namespaces of Services in other
+        namespaces, and the parent Gateways to validate the call before writing.
         With V(false) only the controller judges the references (credentials that cannot
-        read Services or Gateways); O(port) is then required for Services new to the rule.
+        read them); O(port) is then required for Services new to the rule.
     type: bool
     default: true
 extends_documentation_fragment:
@@ -151,7 +163,9 @@ attributes:
 notes:
   - Gateway API v1.0 or later (C(gateway.networking.k8s.io/v1) HTTPRoute). C(rules[].name)
     needs the experimental channel's CRD; on the standard channel use O(path).
-  - Backends in other namespaces (ReferenceGrant) and GRPCRoute are not managed.
+  - ReferenceGrant is read at C(gateway.networking.k8s.io/v1beta1), the version every
+    Gateway API release since v0.6 serves in its standard channel.
+  - GRPCRoute is not managed.
 seealso:
   - module: progressive.delivery.k8s_canary
 """
@@ -180,6 +194,20 @@ EXAMPLES = r"""
     weights: {shop-stable: 100, shop-canary: 0}
     mirror: {backend: shop-canary, percent: 100}
 
+- name: 10% to a canary Service in the namespace shared (a ReferenceGrant there must allow it)
+  progressive.delivery.gateway_traffic:
+    namespace: web
+    name: shop
+    weights: {shop-stable: 90, shared/shop-canary: 10}
+
+# The grant, in the Service's namespace:
+#   apiVersion: gateway.networking.k8s.io/v1beta1
+#   kind: ReferenceGrant
+#   metadata: {name: web-routes, namespace: shared}
+#   spec:
+#     from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: web}]
+#     to: [{group: "", kind: Service, name: shop-canary}]
+
 - name: Promote; remove the header rule and the mirror
   progressive.delivery.gateway_traffic:
     namespace: web
@@ -191,7 +219,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 weights:
-  description: The managed rule's split after the call, Service to percent of its traffic.
+  description:
+    - The managed rule's split after the call, Service to percent of its traffic.
+    - Services in another namespace than the route's are named C(namespace/name).
   returned: always
   type: dict
   sample: {shop-stable: 95, shop-canary: 5}

@@ -13,6 +13,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.gateway.backe
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway.validation import (
     check_refs,
+    grant_allows,
     listener_admits,
     spec_from_params,
 )
@@ -387,3 +388,119 @@ def test_refusal_of_a_created_route_deletes_it():
     message = _refused_after_write(kube)
     assert "deleted HTTPRoute web/shop, which this call had created" in message
     assert kube.obj("HTTPRoute", NS, "shop") is None
+
+
+# --- Services in another namespace (ReferenceGrant) -------------------------------
+def grant(namespace="shared", to_name=None, from_ns=NS, kind="HTTPRoute", name="allow-web"):
+    to = {"group": "", "kind": "Service"}
+    if to_name is not None:
+        to["name"] = to_name
+    return {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": kind,
+                               "namespace": from_ns}], "to": [to]}}
+
+
+def test_services_are_named_by_name_or_namespace_slash_name():
+    s = spec(weights={"web/stable": 90, "shared/canary": 10},
+             header={"name": "x-canary", "value": "1", "backend": "shared/canary"},
+             mirror={"backend": "web/stable"})
+    # The route's own namespace is the short form, whichever way it was written.
+    assert dict(s.weights) == {"stable": 90, "shared/canary": 10}
+    assert s.header.backend == "shared/canary" and s.mirror.backend == "stable"
+    assert gp.split_service("shared/canary", NS) == ("shared", "canary")
+    assert gp.split_service("stable", NS) == (NS, "stable")
+
+
+def test_bad_service_names_are_named_with_their_value():
+    with pytest.raises(ValidationError) as err:
+        spec(weights={"a/b/c": 50, "Shared/canary": 25, "stable": 25, "web/stable": 0},
+             header={"name": "x", "value": "1", "backend": "/canary"})
+    fields = dict((e.path, e.message) for e in err.value.errors)
+    assert fields["weights.a/b/c"] == ("'a/b/c' is not a Service: give name, or namespace/name "
+                                       "for a Service in another namespace")
+    assert "'Shared'" in fields["weights.Shared/canary"]
+    assert fields["weights.web/stable"] == ("names Service web/stable again (in the route's "
+                                            "namespace it is stable)")
+    assert "'/canary' is not a Service" in fields["header.backend"]
+    assert "weights" not in fields  # no sum is judged over names that are wrong
+
+
+def test_cross_namespace_refs_carry_their_namespace_and_read_back_as_namespace_slash_name():
+    refs = [gp.backend_ref("stable", 80, 90), gp.backend_ref("shared/canary", 8080, 10)]
+    assert refs[1] == {"name": "canary", "namespace": "shared", "port": 8080, "weight": 10}
+    assert "namespace" not in refs[0]
+    assert gp.shares(refs, NS) == {"stable": 90, "shared/canary": 10}
+    # A ref that spells out the route's own namespace is the same Service as the short name.
+    explicit = [dict(refs[0], namespace=NS), refs[1]]
+    assert gp.same_split(explicit, {"stable": 90, "shared/canary": 10}, NS)
+    assert gp.describe_rule(rule(*refs), NS) == "/ -> stable 90%, shared/canary 10%"
+
+
+def test_reference_grant_must_allow_this_route_kind_namespace_and_service():
+    assert grant_allows(grant(to_name="canary"), "HTTPRoute", NS, "canary")
+    assert grant_allows(grant(), "HTTPRoute", NS, "anything")  # every Service
+    assert not grant_allows(grant(to_name="other"), "HTTPRoute", NS, "canary")
+    assert not grant_allows(grant(from_ns="elsewhere"), "HTTPRoute", NS, "canary")
+    assert not grant_allows(grant(kind="GRPCRoute"), "HTTPRoute", NS, "canary")
+    secret = grant()
+    secret["spec"]["to"] = [{"group": "", "kind": "Secret"}]
+    assert not grant_allows(secret, "HTTPRoute", NS, "canary")
+
+
+def test_missing_grant_names_what_to_create():
+    s = spec(weights={"stable": 90, "shared/canary": 10}, parent_refs=[])
+    services = {"stable": {"spec": {"ports": [{"port": 80}]}},
+                "shared/canary": {"spec": {"ports": [{"port": 8080}]}}}
+    assert check_refs(s, {}, {}, services, {}, {"shared": [grant(to_name="canary")]}) == {
+        "stable": 80, "shared/canary": 8080}
+    with pytest.raises(ValidationError) as err:
+        check_refs(s, {}, {}, services, {}, {"shared": [grant(to_name="other")]})
+    assert [str(e) for e in err.value.errors] == [
+        "weights.shared/canary: no ReferenceGrant in namespace shared allows HTTPRoutes from "
+        "namespace web to refer to Service canary: create one in shared with spec.from "
+        "[{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: web}] and spec.to "
+        "[{group: \"\", kind: Service, name: canary}] (or without name for every Service there)"]
+    with pytest.raises(ValidationError, match="the cluster serves no ReferenceGrant API"):
+        check_refs(s, {}, {}, services, {}, {"shared": None})
+
+
+def test_cross_namespace_service_missing_is_named_in_its_namespace():
+    s = spec(weights={"shared/canary": 100}, parent_refs=[], port=80)
+    with pytest.raises(ValidationError) as err:
+        check_refs(s, {}, {}, {"shared/canary": None}, {}, {"shared": [grant()]})
+    assert [str(e) for e in err.value.errors] == [
+        "weights.shared/canary: Service shared/canary does not exist"]
+
+
+SHARED = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "canary",
+                                                              "namespace": "shared"},
+          "spec": {"ports": [{"port": 8080}]}}
+
+
+def test_backend_writes_a_cross_namespace_ref_when_a_grant_allows_it():
+    kube = FakeKube(SERVICES + [SHARED, GATEWAY, grant(to_name="canary")])
+    result = run(kube, weights={"stable": 95, "shared/canary": 5})
+    refs = kube.obj("HTTPRoute", NS, "shop")["spec"]["rules"][0]["backendRefs"]
+    assert refs == [{"name": "stable", "port": 80, "weight": 95},
+                    {"name": "canary", "namespace": "shared", "port": 8080, "weight": 5}]
+    assert result["weights"] == {"stable": 95, "shared/canary": 5}
+    assert ("list", "ReferenceGrant", "shared") in kube.requests
+    again = run(kube, weights={"stable": 95, "shared/canary": 5})
+    assert again["changed"] is False and len(kube.writes()) == 1
+
+
+def test_backend_refuses_a_cross_namespace_ref_without_a_grant_and_writes_nothing():
+    kube = FakeKube(SERVICES + [SHARED, GATEWAY, grant(to_name="other"),
+                                existing_route(rule(ref("stable", 100)))])
+    with pytest.raises(ValidationError, match="no ReferenceGrant in namespace shared allows"):
+        run(kube, weights={"stable": 95, "shared/canary": 5})
+    with pytest.raises(ValidationError, match="mirror.backend: no ReferenceGrant"):
+        run(kube, mirror={"backend": "shared/canary"})
+    assert kube.writes() == []
+
+
+def test_same_namespace_calls_read_no_grants():
+    kube = FakeKube(SERVICES + [GATEWAY])
+    run(kube, weights={"stable": 95, "canary": 5})
+    assert not [r for r in kube.requests if r[1] == "ReferenceGrant"]

@@ -17,6 +17,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.gateway impor
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway import status as gs
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway.validation import (
     check_refs,
+    foreign_namespaces,
     named_services,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
@@ -33,7 +34,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait impo
     wait_for,
 )
 
-Observed = namedtuple("Observed", "route services gateways")
+Observed = namedtuple("Observed", "route services gateways grants")
 
 
 class GatewayRejected(WaitError):
@@ -49,14 +50,29 @@ class GatewayTrafficBackend(object):
     def observe(self, engine):
         spec = self.spec
         route = engine.get(gp.HTTPROUTE, spec.namespace, spec.name)
-        services = gateways = None
+        services = gateways = grants = None
         if spec.validate_refs:
-            services = dict((name, engine.get(SERVICE, spec.namespace, name))
-                            for name in named_services(spec))
+            services = {}
+            for key in named_services(spec):
+                namespace, name = gp.split_service(key, spec.namespace)
+                services[key] = engine.get(SERVICE, namespace, name)
             gateways = dict(((ref.namespace, ref.name),
                              engine.get(gp.GATEWAY, ref.namespace, ref.name))
                             for ref in spec.parent_refs)
-        return Observed(route, services, gateways)
+            grants = dict((namespace, self._grants(engine, namespace))
+                          for namespace in foreign_namespaces(spec))
+        return Observed(route, services, gateways, grants)
+
+    @staticmethod
+    def _grants(engine, namespace):
+        """The ReferenceGrants of a Service's namespace; None when the API has no
+        ReferenceGrant (its CRD is not installed)."""
+        try:
+            return engine.list(gp.REFERENCEGRANT, namespace)
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
 
     def plan(self, observed):
         spec, route = self.spec, observed.route
@@ -66,8 +82,10 @@ class GatewayTrafficBackend(object):
         except gp.PlanError as exc:
             raise self._invalid(exc)
         current = rules[index].get("backendRefs") or [] if index is not None else []
-        current_ports = dict((ref.get("name"), ref.get("port")) for ref in current)
-        ports = check_refs(spec, route, current_ports, observed.services, observed.gateways)
+        current_ports = dict((gp.ref_key(ref, spec.namespace), ref.get("port"))
+                             for ref in current)
+        ports = check_refs(spec, route, current_ports, observed.services, observed.gateways,
+                           observed.grants)
         try:
             new_rules = gp.plan_rules(spec, rules, ports)
         except gp.PlanError as exc:
@@ -99,8 +117,8 @@ class GatewayTrafficBackend(object):
         if spec.header is not None:
             was = gp.find_header_rule(before, spec.rule_name, spec.path)
             now = gp.find_header_rule(after, spec.rule_name, spec.path)
-            was = gp.describe_rule(before[was]) if was is not None else None
-            now = gp.describe_rule(after[now]) if now is not None else None
+            was = gp.describe_rule(before[was], spec.namespace) if was is not None else None
+            now = gp.describe_rule(after[now], spec.namespace) if now is not None else None
             if was != now:
                 changes.append("header rule %s" % (
                     ("removed (%s)" % was) if now is None else now))
@@ -108,7 +126,7 @@ class GatewayTrafficBackend(object):
 
     def _managed_line(self, rules):
         index = gp.find_rule(rules, self.spec.rule_name, self.spec.path)
-        return gp.describe_rule(rules[index]) if index is not None else None
+        return gp.describe_rule(rules[index], self.spec.namespace) if index is not None else None
 
     def prove(self, engine, observed, writes):
         wait_for(engine.kube, gp.HTTPROUTE, self.spec.namespace, self.spec.name,
@@ -146,7 +164,7 @@ class GatewayTrafficBackend(object):
         rules = (before.get("spec") or {}).get("rules") or []
         kube.patch(gp.HTTPROUTE, spec.namespace, spec.name, gp.rules_patch(live, rules))
         return "put back the previous rules of %s (%s)" % (
-            where, "; ".join(gp.describe_rule(r) for r in rules) or "none")
+            where, "; ".join(gp.describe_rule(r, spec.namespace) for r in rules) or "none")
 
     def report(self, engine, first, observed, writes):
         spec = self.spec
@@ -164,7 +182,8 @@ class GatewayTrafficBackend(object):
 
     def _weights(self, rules):
         index = gp.find_rule(rules, self.spec.rule_name, self.spec.path)
-        return gp.shares(rules[index].get("backendRefs")) if index is not None else {}
+        return gp.shares(rules[index].get("backendRefs"), self.spec.namespace) \
+            if index is not None else {}
 
 
 def run_gateway_traffic(kube, spec, check_mode=False, wait=True, wait_timeout=300):

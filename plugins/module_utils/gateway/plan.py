@@ -22,12 +22,36 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 
 HTTPROUTE = Resource("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", True)
 GATEWAY = Resource("gateway.networking.k8s.io/v1", "Gateway", "gateways", True)
+# v1beta1: the version every Gateway API release since v0.6 serves (standard channel).
+REFERENCEGRANT = Resource("gateway.networking.k8s.io/v1beta1", "ReferenceGrant",
+                          "referencegrants", True)
 GROUP = "gateway.networking.k8s.io"
 HEADER_RULE_SUFFIX = "-header"
 
 
 class PlanError(Exception):
     """The route as it is cannot be planned on (ambiguous rule); nothing is written."""
+
+
+# --- naming Services -------------------------------------------------------------
+# The module names a Service by its name when it is in the route's namespace (``home``)
+# and as ``namespace/name`` when it is in another one (a cross-namespace backendRef, which
+# the Service's namespace must allow with a ReferenceGrant).
+def split_service(key, home):
+    """'name' or 'namespace/name' -> (namespace, name)."""
+    if "/" in key:
+        namespace, name = key.split("/", 1)
+        return namespace, name
+    return home, key
+
+
+def service_key(namespace, name, home):
+    return name if not namespace or namespace == home else "%s/%s" % (namespace, name)
+
+
+def ref_key(ref, home=None):
+    """How the module names the Service a backendRef points at."""
+    return service_key(ref.get("namespace"), ref.get("name"), home)
 
 
 # --- percents and weights -----------------------------------------------------
@@ -38,10 +62,10 @@ def weights_for(percents):
     return dict((name, int(p)) for name, p in percents.items())
 
 
-def shares(refs):
+def shares(refs, home=None):
     """A rule's backendRefs as service -> percent of traffic (weights are relative; a
     missing weight is 1). Percents are rounded to 2 decimals for reports."""
-    weights = [(ref.get("name"), _weight(ref)) for ref in refs or []]
+    weights = [(ref_key(ref, home), _weight(ref)) for ref in refs or []]
     total = sum(w for _n, w in weights)
     result = {}
     for name, weight in weights:
@@ -49,12 +73,13 @@ def shares(refs):
     return dict((name, _num(p)) for name, p in result.items())
 
 
-def same_split(refs, percents):
+def same_split(refs, percents, home=None):
     """True when the backendRefs send the same shares as ``percents`` (19/1 is 95/5),
     compared exactly on integers."""
     weights = {}
     for ref in refs or []:
-        weights[ref.get("name")] = weights.get(ref.get("name"), 0) + _weight(ref)
+        key = ref_key(ref, home)
+        weights[key] = weights.get(key, 0) + _weight(ref)
     if set(weights) != set(percents):
         return False
     total = sum(weights.values())
@@ -136,17 +161,20 @@ def find_header_rule(rules, rule_name, path, header_name=None):
 
 
 # --- building rules ------------------------------------------------------------
-def backend_ref(name, port, weight=None):
+def backend_ref(key, port, weight=None):
+    namespace, name = split_service(key, None)
     ref = {"name": name, "port": int(port)}
+    if namespace:
+        ref["namespace"] = namespace
     if weight is not None:
         ref["weight"] = int(weight)
     return ref
 
 
-def weighted_refs(existing_refs, percents, ports):
+def weighted_refs(existing_refs, percents, ports, home=None):
     """The backendRefs for the split: one per service in the order given, each keeping
     what else the existing ref carried (its filters), with weight = percent."""
-    by_name = dict((ref.get("name"), ref) for ref in existing_refs or [])
+    by_name = dict((ref_key(ref, home), ref) for ref in existing_refs or [])
     refs = []
     for name, weight in weights_for(percents).items():
         ref = copy.deepcopy(by_name.get(name) or {})
@@ -170,7 +198,7 @@ def mirror_filter(mirror, port):
         "backendRef": backend_ref(mirror.backend, port), "percent": int(mirror.percent)}}
 
 
-def with_mirror(filters, mirror, ports):
+def with_mirror(filters, mirror, ports, home=None):
     """The rule's filters with the managed RequestMirror set or removed; other filters
     (and mirrors to other backends) kept in place."""
     filters = list(filters or [])
@@ -178,7 +206,7 @@ def with_mirror(filters, mirror, ports):
     def ours(f):
         if f.get("type") != "RequestMirror":
             return False
-        target = ((f.get("requestMirror") or {}).get("backendRef") or {}).get("name")
+        target = ref_key((f.get("requestMirror") or {}).get("backendRef") or {}, home)
         return mirror.backend is None or target == mirror.backend
 
     kept = [f for f in filters if not ours(f)]
@@ -203,12 +231,13 @@ def plan_rules(spec, rules, ports):
         rules.append(rule)
         index = len(rules) - 1
     rule = rules[index]
+    home = spec.namespace
     if spec.weights is not None and not (
-            same_split(rule.get("backendRefs"), spec.weights)
-            and _ports_kept(rule.get("backendRefs"), ports, spec.weights)):
-        rule["backendRefs"] = weighted_refs(rule.get("backendRefs"), spec.weights, ports)
+            same_split(rule.get("backendRefs"), spec.weights, home)
+            and _ports_kept(rule.get("backendRefs"), ports, spec.weights, home)):
+        rule["backendRefs"] = weighted_refs(rule.get("backendRefs"), spec.weights, ports, home)
     if spec.mirror is not None:
-        filters = with_mirror(rule.get("filters"), spec.mirror, ports)
+        filters = with_mirror(rule.get("filters"), spec.mirror, ports, home)
         if canonical(filters) != canonical(rule.get("filters") or []):
             rule["filters"] = filters
         if not rule.get("filters"):
@@ -233,8 +262,8 @@ def _semantic_header_rule(rule):
     return keep
 
 
-def _ports_kept(refs, ports, percents):
-    by_name = dict((ref.get("name"), ref.get("port")) for ref in refs or [])
+def _ports_kept(refs, ports, percents, home=None):
+    by_name = dict((ref_key(ref, home), ref.get("port")) for ref in refs or [])
     return all(by_name.get(name) == ports.get(name) for name in percents)
 
 
@@ -304,8 +333,9 @@ def rules_patch(route, rules):
 
 
 # --- views ---------------------------------------------------------------------
-def describe_rule(rule):
-    """One readable line: 'main: / -> stable 95%, canary 5% (mirror canary 100%)'."""
+def describe_rule(rule, home=None):
+    """One readable line: 'main: / -> stable 95%, canary 5% (mirror canary 100%)'.
+    Services outside ``home`` (the route's namespace) read as namespace/name."""
     parts = []
     for match in rule_matches(rule):
         text = match["path"]["value"]
@@ -313,11 +343,11 @@ def describe_rule(rule):
             op = "~" if header.get("type") == "RegularExpression" else "="
             text += " [%s%s%s]" % (header.get("name"), op, header.get("value"))
         parts.append(text)
-    split = shares(rule.get("backendRefs"))
+    split = shares(rule.get("backendRefs"), home)
     line = "%s -> %s" % (" | ".join(parts), ", ".join(
         "%s %s%%" % (name, _num(p)) for name, p in split.items()) or "no backend")
     mirrors = ["mirror %s %s%%" % (
-        ((f.get("requestMirror") or {}).get("backendRef") or {}).get("name"),
+        ref_key((f.get("requestMirror") or {}).get("backendRef") or {}, home),
         _num((f.get("requestMirror") or {}).get("percent", 100)))
         for f in rule.get("filters") or [] if f.get("type") == "RequestMirror"]
     if mirrors:
@@ -339,4 +369,5 @@ def route_view(route):
                                      p.get("name"),
                                      ("#" + p["sectionName"]) if p.get("sectionName") else "")
                         for p in spec.get("parentRefs") or []],
-            "rules": [describe_rule(r) for r in spec.get("rules") or []]}
+            "rules": [describe_rule(r, route["metadata"].get("namespace"))
+                      for r in spec.get("rules") or []]}
