@@ -9,17 +9,19 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: gateway_traffic
-short_description: Weighted, header-matched and mirrored traffic on a Gateway API HTTPRoute
+short_description: Weighted, header-matched and mirrored traffic on a Gateway API HTTPRoute or GRPCRoute
 version_added: 0.1.0
 author:
   - progressive.delivery maintainers (@progressive-delivery)
 description:
-  - Manages the traffic-splitting part of one C(gateway.networking.k8s.io/v1) HTTPRoute, in
-    one idempotent write. Works with any Gateway API implementation that reports route
+  - Manages the traffic-splitting part of one C(gateway.networking.k8s.io/v1) HTTPRoute (or,
+    with O(kind=GRPCRoute), GRPCRoute), in one idempotent write. Works with any Gateway API implementation that reports route
     status (Contour, Envoy Gateway, Istio, NGINX Gateway Fabric, ...).
   - B(The managed rule) is selected by its name (O(rule_name); rule names are in the
-    Gateway API's experimental channel) or else as the one rule whose only match is the
-    path prefix O(path). Its C(backendRefs) become the split in O(weights).
+    Gateway API's experimental channel) or else, in an HTTPRoute, as the one rule whose
+    only match is the path prefix O(path); in a GRPCRoute, as the one rule whose only
+    match is the gRPC O(method) (without O(method), the rule with no match, which takes
+    every call). Its C(backendRefs) become the split in O(weights).
   - B(Weights are percents.) The Gateway API's weights are relative; this module takes
     percents that sum to 100 and writes each percent as the weight, so the route reads as
     shares. An existing split with the same shares (19/1 for 95/5) is left as it is.
@@ -80,15 +82,35 @@ options:
     description: Hostnames of a route this module creates.
     type: list
     elements: str
+  kind:
+    description:
+      - The route's kind. A GRPCRoute has the same weights, header rule and mirror; its
+        rules are found by O(method) instead of O(path).
+    type: str
+    choices: [HTTPRoute, GRPCRoute]
+    default: HTTPRoute
   rule_name:
     description:
       - Name of the managed rule (C(rules[].name)). The header rule is then named
         C(<rule_name>-header). Without it, rules are found by O(path).
     type: str
   path:
-    description: Path prefix the managed rule matches on (and is found by).
+    description:
+      - HTTPRoute only. Path prefix the managed rule matches on (and is found by); default V(/).
     type: str
-    default: /
+  method:
+    description:
+      - GRPCRoute only. The gRPC method the managed rule matches on (and is found by), an
+        C(Exact) method match with O(method.service), O(method.method) or both. Omitted,
+        the managed rule is the one without matches (every call).
+    type: dict
+    suboptions:
+      service:
+        description: The gRPC service, C(package.Service).
+        type: str
+      method:
+        description: The method name.
+        type: str
   weights:
     description:
       - "Service name to percent of the rule's traffic, for example C({stable: 95, canary: 5})."
@@ -165,7 +187,8 @@ notes:
     needs the experimental channel's CRD; on the standard channel use O(path).
   - ReferenceGrant is read at C(gateway.networking.k8s.io/v1beta1), the version every
     Gateway API release since v0.6 serves in its standard channel.
-  - GRPCRoute is not managed.
+  - GRPCRoute is C(gateway.networking.k8s.io/v1) (Gateway API v1.1 or later); the parent
+    Gateway's listener must admit GRPCRoutes (C(allowedRoutes.kinds)).
 seealso:
   - module: progressive.delivery.k8s_canary
 """
@@ -207,6 +230,15 @@ EXAMPLES = r"""
 #   spec:
 #     from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: web}]
 #     to: [{group: "", kind: Service, name: shop-canary}]
+
+- name: A GRPCRoute, 10% of the calls of shop.Cart to the canary
+  progressive.delivery.gateway_traffic:
+    kind: GRPCRoute
+    namespace: web
+    name: cart
+    parent_refs: [{name: public, namespace: gateways}]
+    method: {service: shop.Cart}
+    weights: {cart-stable: 90, cart-canary: 10}
 
 - name: Promote; remove the header rule and the mirror
   progressive.delivery.gateway_traffic:
@@ -268,8 +300,10 @@ OWN_SPEC = dict(
         name=dict(type="str", required=True), namespace=dict(type="str"),
         section_name=dict(type="str"))),
     hostnames=dict(type="list", elements="str"),
+    kind=dict(type="str", choices=["HTTPRoute", "GRPCRoute"], default="HTTPRoute"),
     rule_name=dict(type="str"),
-    path=dict(type="str", default="/"),
+    path=dict(type="str"),
+    method=dict(type="dict", options=dict(service=dict(type="str"), method=dict(type="str"))),
     weights=dict(type="dict"),
     port=dict(type="int"),
     header=dict(type="dict", options=dict(

@@ -410,3 +410,51 @@ def test_cross_namespace_call_as_the_least_privileged_identity(kube, ns, shared,
     result = traffic(ns, weights={"stable": 90, canary: 10}, kubeconfig=releaser)
     assert not result.get("failed"), result
     assert accepted_for_generation(read(kube, ns))
+
+
+# --- GRPCRoute: the same code, rules found by gRPC method ------------------------------
+def test_grpc_route_weights_each_accepted_for_its_generation(kube, ns, require_crd):
+    require_crd("grpcroutes.gateway.networking.k8s.io")
+    cart = {"service": "shop.Cart"}
+    generations = []
+    for canary in (0, 10, 100):
+        result = traffic(ns, kind="GRPCRoute", method=cart,
+                         weights={"stable": 100 - canary, "canary": canary})
+        assert not result.get("failed"), result
+        route = kube.get(gp.GRPCROUTE, ns, "shop")
+        assert accepted_for_generation(route), route["status"]
+        rule, = route["spec"]["rules"]
+        assert rule["matches"] == [{"method": {"type": "Exact", "service": "shop.Cart"}}]
+        assert dict((r["name"], r["weight"]) for r in rule["backendRefs"]) == {
+            "stable": 100 - canary, "canary": canary}
+        generations.append(route["metadata"]["generation"])
+    assert generations == [1, 2, 3]
+    assert result["route"]["rules"] == ["shop.Cart/* -> stable 0%, canary 100%"]
+    assert traffic(ns, kind="GRPCRoute", method=cart,
+                   weights={"stable": 0, "canary": 100})["changed"] is False
+
+    # The header rule in front, for the same method.
+    result = traffic(ns, kind="GRPCRoute", method=cart,
+                     header={"name": "x-canary", "value": "true", "backend": "stable"})
+    assert not result.get("failed"), result
+    route = kube.get(gp.GRPCROUTE, ns, "shop")
+    assert accepted_for_generation(route), route["status"]
+    assert result["route"]["rules"] == ["shop.Cart/* [x-canary=true] -> stable 100%",
+                                        "shop.Cart/* -> stable 0%, canary 100%"]
+    assert read(kube, ns) is None  # no HTTPRoute of that name was made
+
+
+def test_grpc_route_missing_service_refused_by_contour_and_restored(kube, ns, require_crd):
+    require_crd("grpcroutes.gateway.networking.k8s.io")
+    assert not traffic(ns, kind="GRPCRoute", weights={"stable": 100}).get("failed")
+    before = kube.get(gp.GRPCROUTE, ns, "shop")
+    assert "matches" not in before["spec"]["rules"][0]  # the rule for every call
+    result = traffic(ns, kind="GRPCRoute", weights={"stable": 90, "missing": 10}, port=80,
+                     validate_refs=False)
+    assert result.get("failed"), result
+    assert "ResolvedRefs=False (BackendNotFound)" in result["msg"], result["msg"]
+    assert "put back the previous rules of GRPCRoute %s/shop (* -> stable 100%%)" % ns \
+        in result["msg"]
+    after = kube.get(gp.GRPCROUTE, ns, "shop")
+    assert gp.canonical(after["spec"]["rules"], "GRPCRoute") == \
+        gp.canonical(before["spec"]["rules"], "GRPCRoute")

@@ -504,3 +504,93 @@ def test_same_namespace_calls_read_no_grants():
     kube = FakeKube(SERVICES + [GATEWAY])
     run(kube, weights={"stable": 95, "canary": 5})
     assert not [r for r in kube.requests if r[1] == "ReferenceGrant"]
+
+
+# --- GRPCRoute: the same split, rules found by method ------------------------------
+def grpc(**params):
+    params.setdefault("path", None)
+    return spec(kind="GRPCRoute", **params)
+
+
+def test_grpc_route_options_are_checked_against_the_kind():
+    with pytest.raises(ValidationError) as err:
+        grpc(path="/api", weights={"stable": 100}, method={"service": "shop Cart",
+                                                           "method": "Get-1"})
+    fields = dict((e.path, e.message) for e in err.value.errors)
+    assert fields["path"] == ("selects an HTTPRoute's rule; a GRPCRoute's rule is selected by "
+                              "method (or rule_name)")
+    assert fields["method.service"] == "'shop Cart' is not a gRPC service name (package.Service)"
+    assert fields["method.method"] == "'Get-1' is not a gRPC method name"
+    with pytest.raises(ValidationError, match="method: selects a GRPCRoute's rule"):
+        spec(weights={"stable": 100}, method={"service": "shop.Cart"})
+    with pytest.raises(ValidationError, match="method: give service, method or both"):
+        grpc(weights={"stable": 100}, method={"service": ""})
+
+
+def test_grpc_rule_by_method_or_the_one_without_matches():
+    by_method = {"matches": [{"method": {"service": "shop.Cart", "method": "Get"}}],
+                 "backendRefs": [ref("stable")]}
+    every_call = {"backendRefs": [ref("stable")]}
+    service_only = {"matches": [{"method": {"type": "Exact", "service": "shop.Cart"}}],
+                    "backendRefs": [ref("stable")]}
+    rules = [by_method, every_call, service_only]
+    assert gp.find_rule(rules, None, gp.grpc_key("shop.Cart", "Get")) == 0
+    assert gp.find_rule(rules, None, gp.grpc_key()) == 1
+    assert gp.find_rule(rules, None, gp.grpc_key("shop.Cart")) == 2
+    assert gp.find_rule(rules, None, gp.grpc_key("shop.Cart", "Put")) is None
+    with pytest.raises(gp.PlanError, match="the GRPCRoute has 2 rules matching only no match"):
+        gp.find_rule([every_call, every_call], None, gp.grpc_key())
+
+
+def test_grpc_plan_new_rule_header_rule_and_mirror():
+    s = grpc(weights={"stable": 90, "canary": 10}, method={"service": "shop.Cart"},
+             header={"name": "x-canary", "value": "true", "backend": "canary"},
+             mirror={"backend": "canary", "percent": 20})
+    header, weighted = gp.plan_rules(s, [], PORTS)
+    assert weighted["matches"] == [{"method": {"type": "Exact", "service": "shop.Cart"}}]
+    assert gp.shares(weighted["backendRefs"]) == {"stable": 90, "canary": 10}
+    assert weighted["filters"][0]["requestMirror"]["percent"] == 20
+    assert header["matches"] == [{"method": {"type": "Exact", "service": "shop.Cart"},
+                                  "headers": [{"type": "Exact", "name": "x-canary",
+                                               "value": "true"}]}]
+    assert gp.describe_rule(header, NS, "GRPCRoute") == "shop.Cart/* [x-canary=true] -> canary 100%"
+    assert gp.describe_rule(weighted, NS, "GRPCRoute") == (
+        "shop.Cart/* -> stable 90%, canary 10% (mirror canary 20%)")
+    # Planned again on its own result: nothing changes.
+    assert gp.canonical(gp.plan_rules(s, [header, weighted], PORTS), "GRPCRoute") == \
+        gp.canonical([header, weighted], "GRPCRoute")
+    # No method: the rule for every call has no matches at all.
+    rules = gp.plan_rules(grpc(weights={"stable": 100}), [], PORTS)
+    assert rules == [{"backendRefs": [{"name": "stable", "port": 80, "weight": 100}]}]
+    assert gp.describe_rule(rules[0], NS, "GRPCRoute") == "* -> stable 100%"
+
+
+def test_listener_admission_by_route_kind():
+    grpc_only = {"protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"},
+                                                       "kinds": [{"kind": "GRPCRoute"}]}}
+    assert listener_admits(grpc_only, "gw", "web", "GRPCRoute") is True
+    assert listener_admits(grpc_only, "gw", "web", "HTTPRoute") is False
+    http_only = dict(grpc_only, allowedRoutes={"namespaces": {"from": "All"},
+                                               "kinds": [{"kind": "HTTPRoute"}]})
+    with pytest.raises(ValidationError, match="no listener of Gateway gw/public admits "
+                       "GRPCRoutes from namespace web .listeners: http HTTP from All kinds "
+                       "HTTPRoute."):
+        check_refs(grpc(weights={"stable": 100}, port=80), None, {}, None,
+                   {("gw", "public"): {"spec": {"listeners": [dict(http_only, name="http")]}}})
+
+
+def test_backend_creates_and_updates_a_grpc_route():
+    kube = FakeKube(SERVICES + [GATEWAY])
+    result = run(kube, kind="GRPCRoute", path=None, method={"service": "shop.Cart"},
+                 weights={"stable": 95, "canary": 5})
+    assert result["actions"] == ["create GRPCRoute web/shop"]
+    created = kube.obj("GRPCRoute", NS, "shop")
+    assert created["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert kube.obj("HTTPRoute", NS, "shop") is None
+    result = run(kube, kind="GRPCRoute", path=None, method={"service": "shop.Cart"},
+                 weights={"stable": 50, "canary": 50})
+    assert result["actions"] == ["update GRPCRoute web/shop: shop.Cart/* -> stable 95%, "
+                                 "canary 5% => shop.Cart/* -> stable 50%, canary 50%"]
+    assert result["diff"]["after"]["GRPCRoute/shop"]["rules"] == [
+        "shop.Cart/* -> stable 50%, canary 50%"]
+    assert result["previous_weights"] == {"stable": 95, "canary": 5}

@@ -1,11 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: progressive.delivery contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure planning for one HTTPRoute: which rule is managed, its backendRefs weights from
-percents, the header-matched rule in front of it, its RequestMirror filter. Nothing here
-reads the cluster.
+"""Pure planning for one HTTPRoute or GRPCRoute: which rule is managed, its backendRefs
+weights from percents, the header-matched rule in front of it, its RequestMirror filter.
+Nothing here reads the cluster. The two kinds share rules, backendRefs, filters and
+header matches; they differ in what else a match holds (an HTTPRoute's path, a
+GRPCRoute's method), which is the key that finds the managed rule when it has no name.
 
-An HTTPRoute's ``spec.rules`` is a list, and a JSON merge patch replaces lists whole: the
+A route's ``spec.rules`` is a list, and a JSON merge patch replaces lists whole: the
 plan therefore edits a copy of the rules as read, changing only the managed rule (and
 its header rule), and the write carries the resourceVersion it was read at, so a rule
 another writer added in between is never lost (the write gets 409 and is planned again).
@@ -17,10 +19,13 @@ __metaclass__ = type
 
 import copy
 import json
+from collections import namedtuple
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import Resource
 
 HTTPROUTE = Resource("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", True)
+GRPCROUTE = Resource("gateway.networking.k8s.io/v1", "GRPCRoute", "grpcroutes", True)
+ROUTES = {"HTTPRoute": HTTPROUTE, "GRPCRoute": GRPCROUTE}
 GATEWAY = Resource("gateway.networking.k8s.io/v1", "Gateway", "gateways", True)
 # v1beta1: the version every Gateway API release since v0.6 serves (standard channel).
 REFERENCEGRANT = Resource("gateway.networking.k8s.io/v1beta1", "ReferenceGrant",
@@ -94,69 +99,124 @@ def _weight(ref):
 
 
 # --- rule selection ------------------------------------------------------------
+class RuleKey(namedtuple("RuleKey", "kind match")):
+    """What finds the managed rule when it has no name: the route's kind and the one match
+    the rule has (an HTTPRoute's path prefix; a GRPCRoute's method, or no match at all,
+    which in a GRPCRoute means every call)."""
+
+
 def path_match(path):
     return {"path": {"type": "PathPrefix", "value": path}}
 
 
-def _norm_match(match):
-    """A match with the API's defaults filled in (path PathPrefix /, header type Exact)."""
+def http_key(path):
+    return RuleKey("HTTPRoute", path_match(path))
+
+
+def grpc_key(service=None, method=None):
+    if not service and not method:
+        return RuleKey("GRPCRoute", {})
+    wanted = {"type": "Exact"}
+    if service:
+        wanted["service"] = service
+    if method:
+        wanted["method"] = method
+    return RuleKey("GRPCRoute", {"method": wanted})
+
+
+def spec_key(spec):
+    if spec.kind == "GRPCRoute":
+        return grpc_key(*(spec.method or (None, None)))
+    return http_key(spec.path)
+
+
+def _as_key(where):
+    """A RuleKey, or an HTTPRoute path prefix given as a string."""
+    return where if isinstance(where, RuleKey) else http_key(where)
+
+
+def _norm_match(match, kind="HTTPRoute"):
+    """A match with the API's defaults filled in (an HTTPRoute's path PathPrefix /, a
+    GRPCRoute's method type Exact, header type Exact)."""
     match = copy.deepcopy(match or {})
-    path = match.setdefault("path", {})
-    path.setdefault("type", "PathPrefix")
-    path.setdefault("value", "/")
+    if kind == "HTTPRoute":
+        path = match.setdefault("path", {})
+        path.setdefault("type", "PathPrefix")
+        path.setdefault("value", "/")
+    elif match.get("method") is not None:
+        match["method"].setdefault("type", "Exact")
     for header in match.get("headers") or []:
         header.setdefault("type", "Exact")
     return match
 
 
-def rule_matches(rule):
-    return [_norm_match(m) for m in (rule.get("matches") or [{}])]
+def rule_matches(rule, kind="HTTPRoute"):
+    return [_norm_match(m, kind) for m in (rule.get("matches") or [{}])]
 
 
-def is_path_rule(rule, path):
-    """The rule matches on exactly this path prefix and nothing else."""
-    return rule_matches(rule) == [_norm_match(path_match(path))]
+def is_key_rule(rule, where):
+    """The rule's only match is the key (an HTTPRoute path prefix and nothing else)."""
+    key = _as_key(where)
+    return rule_matches(rule, key.kind) == [_norm_match(key.match, key.kind)]
 
 
-def is_header_rule(rule, path, header_name=None):
-    """A rule with one match: this path prefix plus one header (named ``header_name``
-    when given)."""
-    matches = rule_matches(rule)
+is_path_rule = is_key_rule
+
+
+def is_header_rule(rule, where, header_name=None):
+    """A rule with one match: the key plus one header (named ``header_name`` when given)."""
+    key = _as_key(where)
+    matches = rule_matches(rule, key.kind)
     if len(matches) != 1:
         return False
-    match = matches[0]
-    headers = match.get("headers") or []
-    if set(match) != {"path", "headers"} or len(headers) != 1:
-        return False
-    if match["path"] != _norm_match(path_match(path))["path"]:
+    match = dict(matches[0])
+    headers = match.pop("headers", None) or []
+    if len(headers) != 1 or match != _norm_match(key.match, key.kind):
         return False
     return header_name is None or headers[0].get("name", "").lower() == header_name.lower()
 
 
-def find_rule(rules, rule_name, path):
+def key_label(where):
+    """The key in words: "the path prefix '/'", "the method shop.Cart/Get"."""
+    key = _as_key(where)
+    if key.kind == "HTTPRoute":
+        return "the path prefix %r" % key.match["path"]["value"]
+    if not key.match:
+        return "no match (every call)"
+    return "the method %s" % _method_text(key.match["method"])
+
+
+def _method_text(method):
+    return "%s/%s" % (method.get("service") or "*", method.get("method") or "*")
+
+
+def find_rule(rules, rule_name, where):
     """Index of the managed (weighted) rule, or None. By name when the call gives one,
-    else the one rule whose only match is the path prefix."""
+    else the one rule whose only match is the key (``where``: a RuleKey or a path)."""
+    key = _as_key(where)
     if rule_name:
         found = [i for i, r in enumerate(rules) if r.get("name") == rule_name]
         what = "named %r" % rule_name
     else:
-        found = [i for i, r in enumerate(rules) if is_path_rule(r, path)]
-        what = "matching only the path prefix %r" % path
+        found = [i for i, r in enumerate(rules) if is_key_rule(r, key)]
+        what = "matching only %s" % key_label(key)
     if len(found) > 1:
-        raise PlanError("the HTTPRoute has %d rules %s (rules %s); give rule_name to say "
-                        "which one to manage" % (len(found), what, found))
+        raise PlanError("the %s has %d rules %s (rules %s); give rule_name to say "
+                        "which one to manage" % (key.kind, len(found), what, found))
     return found[0] if found else None
 
 
-def find_header_rule(rules, rule_name, path, header_name=None):
+def find_header_rule(rules, rule_name, where, header_name=None):
+    key = _as_key(where)
     if rule_name:
         name = rule_name + HEADER_RULE_SUFFIX
         found = [i for i, r in enumerate(rules) if r.get("name") == name]
     else:
-        found = [i for i, r in enumerate(rules) if is_header_rule(r, path, header_name)]
+        found = [i for i, r in enumerate(rules) if is_header_rule(r, key, header_name)]
     if len(found) > 1:
-        raise PlanError("the HTTPRoute has %d header-matched rules on %r (rules %s); remove "
-                        "the extra ones or give rule_name" % (len(found), path, found))
+        raise PlanError("the %s has %d header-matched rules on %s (rules %s); remove "
+                        "the extra ones or give rule_name"
+                        % (key.kind, len(found), key_label(key), found))
     return found[0] if found else None
 
 
@@ -185,7 +245,7 @@ def weighted_refs(existing_refs, percents, ports, home=None):
 
 def header_rule(spec, ports):
     header = spec.header
-    rule = {"matches": [dict(path_match(spec.path), headers=[
+    rule = {"matches": [dict(copy.deepcopy(spec_key(spec).match), headers=[
         {"type": header.type, "name": header.name, "value": header.value}])],
         "backendRefs": [backend_ref(header.backend, ports[header.backend])]}
     if spec.rule_name:
@@ -220,12 +280,14 @@ def plan_rules(spec, rules, ports):
     """The route's rules after the call: only the managed rule and its header rule
     change. ``ports``: service -> port for every service the call names."""
     rules = copy.deepcopy(rules or [])
-    index = find_rule(rules, spec.rule_name, spec.path)
+    key = spec_key(spec)
+    index = find_rule(rules, spec.rule_name, key)
     if index is None:
         if spec.weights is None:
-            raise PlanError("the HTTPRoute has no rule %s and the call gives no weights to "
-                            "create it with" % _rule_label(spec))
-        rule = {"matches": [path_match(spec.path)], "backendRefs": []}
+            raise PlanError("the %s has no rule %s and the call gives no weights to "
+                            "create it with" % (spec.kind, _rule_label(spec)))
+        # A GRPCRoute rule for every call has no matches at all.
+        rule = {"matches": [key.match], "backendRefs": []} if key.match else {"backendRefs": []}
         if spec.rule_name:
             rule = dict(name=spec.rule_name, **rule)
         rules.append(rule)
@@ -238,12 +300,12 @@ def plan_rules(spec, rules, ports):
         rule["backendRefs"] = weighted_refs(rule.get("backendRefs"), spec.weights, ports, home)
     if spec.mirror is not None:
         filters = with_mirror(rule.get("filters"), spec.mirror, ports, home)
-        if canonical(filters) != canonical(rule.get("filters") or []):
+        if canonical(filters, spec.kind) != canonical(rule.get("filters") or [], spec.kind):
             rule["filters"] = filters
         if not rule.get("filters"):
             rule.pop("filters", None)
     if spec.header is not None:
-        at = find_header_rule(rules, spec.rule_name, spec.path,
+        at = find_header_rule(rules, spec.rule_name, key,
                               spec.header.name if spec.header.state == "present" else None)
         if spec.header.state == "absent":
             if at is not None:
@@ -252,7 +314,8 @@ def plan_rules(spec, rules, ports):
             wanted = header_rule(spec, ports)
             if at is None:
                 rules.insert(index, wanted)
-            elif canonical([_semantic_header_rule(rules[at])]) != canonical([wanted]):
+            elif canonical([_semantic_header_rule(rules[at])], spec.kind) != \
+                    canonical([wanted], spec.kind):
                 rules[at] = wanted
     return rules
 
@@ -269,7 +332,7 @@ def _ports_kept(refs, ports, percents, home=None):
 
 def _rule_label(spec):
     return ("named %r" % spec.rule_name) if spec.rule_name else \
-        ("matching the path prefix %r" % spec.path)
+        ("matching %s" % key_label(spec_key(spec)))
 
 
 # --- comparing -----------------------------------------------------------------
@@ -290,9 +353,9 @@ def _norm_filter(f):
     return f
 
 
-def _norm_rule(rule):
+def _norm_rule(rule, kind):
     rule = copy.deepcopy(rule)
-    rule["matches"] = rule_matches(rule)
+    rule["matches"] = rule_matches(rule, kind)
     if "backendRefs" in rule:
         rule["backendRefs"] = [_norm_ref(r) for r in rule["backendRefs"] or []]
     if "filters" in rule:
@@ -300,10 +363,10 @@ def _norm_rule(rule):
     return rule
 
 
-def canonical(items):
+def canonical(items, kind="HTTPRoute"):
     """Rules (or filters) with the API server's defaults filled in, as a string: two
     lists that mean the same thing compare equal whoever wrote them."""
-    normal = [_norm_rule(i) if ("matches" in i or "backendRefs" in i) else _norm_filter(i)
+    normal = [_norm_rule(i, kind) if ("matches" in i or "backendRefs" in i) else _norm_filter(i)
               for i in items or []]
     return json.dumps(normal, sort_keys=True)
 
@@ -318,7 +381,8 @@ def new_route(spec, rules):
         if ref.section_name:
             parent["sectionName"] = ref.section_name
         parents.append(parent)
-    body = {"apiVersion": HTTPROUTE.api_version, "kind": HTTPROUTE.kind,
+    resource = ROUTES[spec.kind]
+    body = {"apiVersion": resource.api_version, "kind": resource.kind,
             "metadata": {"name": spec.name, "namespace": spec.namespace},
             "spec": {"parentRefs": parents, "rules": rules}}
     if spec.hostnames:
@@ -333,12 +397,16 @@ def rules_patch(route, rules):
 
 
 # --- views ---------------------------------------------------------------------
-def describe_rule(rule, home=None):
-    """One readable line: 'main: / -> stable 95%, canary 5% (mirror canary 100%)'.
-    Services outside ``home`` (the route's namespace) read as namespace/name."""
+def describe_rule(rule, home=None, kind="HTTPRoute"):
+    """One readable line: 'main: / -> stable 95%, canary 5% (mirror canary 100%)' (a
+    GRPCRoute's match reads service/method, '*' for any). Services outside ``home`` (the
+    route's namespace) read as namespace/name."""
     parts = []
-    for match in rule_matches(rule):
-        text = match["path"]["value"]
+    for match in rule_matches(rule, kind):
+        if kind == "HTTPRoute":
+            text = match["path"]["value"]
+        else:
+            text = _method_text(match["method"]) if match.get("method") else "*"
         for header in match.get("headers") or []:
             op = "~" if header.get("type") == "RegularExpression" else "="
             text += " [%s%s%s]" % (header.get("name"), op, header.get("value"))
@@ -369,5 +437,6 @@ def route_view(route):
                                      p.get("name"),
                                      ("#" + p["sectionName"]) if p.get("sectionName") else "")
                         for p in spec.get("parentRefs") or []],
-            "rules": [describe_rule(r, route["metadata"].get("namespace"))
+            "rules": [describe_rule(r, route["metadata"].get("namespace"),
+                                    route.get("kind") or "HTTPRoute")
                       for r in spec.get("rules") or []]}

@@ -22,7 +22,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_err
 )
 
 Spec = namedtuple("Spec", "name namespace parent_refs hostnames rule_name path weights port "
-                          "header mirror validate_refs")
+                          "header mirror validate_refs kind method")
 ParentRef = namedtuple("ParentRef", "name namespace section_name")
 Header = namedtuple("Header", "name value type backend state")
 Mirror = namedtuple("Mirror", "backend percent state")
@@ -30,6 +30,10 @@ Mirror = namedtuple("Mirror", "backend percent state")
 HEADER_TYPES = ("Exact", "RegularExpression")
 # RFC 7230 token characters: what the Gateway API allows in a header name.
 HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
+# A GRPCRoute's method match, as the Gateway API's CRD validates them.
+GRPC_SERVICE = re.compile(r"^\.?[A-Za-z_][A-Za-z_0-9]*(\.[A-Za-z_][A-Za-z_0-9]*)*$")
+GRPC_METHOD = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*$")
+KINDS = ("HTTPRoute", "GRPCRoute")
 
 
 def spec_from_params(params):
@@ -37,7 +41,15 @@ def spec_from_params(params):
     errors = FieldErrors()
     errors.check_dns_subdomain("name", params.get("name"))
     errors.check_dns_label("namespace", params.get("namespace"))
-    path = params.get("path") or "/"
+    kind = params.get("kind") or "HTTPRoute"
+    if kind not in KINDS:
+        errors.add("kind", "%r is not one of %s", kind, ", ".join(KINDS))
+    path = params.get("path")
+    method = _method(errors, kind, params.get("method"))
+    if kind == "GRPCRoute" and path is not None:
+        errors.add("path", "selects an HTTPRoute's rule; a GRPCRoute's rule is selected by "
+                   "method (or rule_name)")
+    path = path or "/"
     if not path.startswith("/"):
         errors.add("path", "%r must start with '/'", path)
     rule_name = params.get("rule_name")
@@ -66,7 +78,26 @@ def spec_from_params(params):
     errors.raise_if_any()
     return Spec(params["name"], params["namespace"], parents, list(params.get("hostnames") or []),
                 rule_name, path, weights, port, header, mirror,
-                params.get("validate_refs", True))
+                params.get("validate_refs", True), kind, method)
+
+
+def _method(errors, kind, method):
+    """A GRPCRoute's rule key as (service, method), or None (the rule with no match)."""
+    if not method:
+        return None
+    if kind != "GRPCRoute":
+        errors.add("method", "selects a GRPCRoute's rule; an HTTPRoute's rule is selected by "
+                   "path (or rule_name)")
+        return None
+    service, name = method.get("service"), method.get("method")
+    if not service and not name:
+        errors.add("method", "give service, method or both (a rule for every call has no "
+                   "method: leave method out)")
+    if service and not GRPC_SERVICE.match(service):
+        errors.add("method.service", "%r is not a gRPC service name (package.Service)", service)
+    if name and not GRPC_METHOD.match(name):
+        errors.add("method.method", "%r is not a gRPC method name", name)
+    return (service or None, name or None)
 
 
 def _service(errors, where, value, home):
@@ -209,14 +240,14 @@ def check_refs(spec, route, current_ports, services, gateways, grants=None):
             port = _service_port(errors, where, spec, services.get(name), name, port)
             namespace = gp.split_service(name, spec.namespace)[0]
             if namespace != spec.namespace:
-                _check_grant(errors, where, spec, name, (grants or {}).get(namespace))
+                _check_grant(errors, where, spec, name, (grants or {}).get(namespace), spec.kind)
         elif port is None:
             errors.add("port", "is required when validate_refs is false (Service %s is not "
                        "read)", name)
         ports[name] = port
     if route is None and not spec.parent_refs:
-        errors.add("parent_refs", "is required to create HTTPRoute %s/%s (it does not exist)",
-                   spec.namespace, spec.name)
+        errors.add("parent_refs", "is required to create %s %s/%s (it does not exist)",
+                   spec.kind, spec.namespace, spec.name)
     if gateways is not None:
         for i, ref in enumerate(spec.parent_refs):
             _check_gateway(errors, "parent_refs[%d]" % i, spec, ref,
@@ -285,22 +316,24 @@ def _check_gateway(errors, where, spec, ref, gateway):
             errors.add(where + ".section_name", "Gateway %s/%s has no listener %r",
                        ref.namespace, ref.name, ref.section_name)
             return
-    verdicts = [listener_admits(lst, ref.namespace, spec.namespace) for lst in listeners]
+    verdicts = [listener_admits(lst, ref.namespace, spec.namespace, spec.kind)
+                for lst in listeners]
     if not any(v is not False for v in verdicts):
-        errors.add(where, "no listener of Gateway %s/%s admits HTTPRoutes from namespace %s "
-                   "(listeners: %s)", ref.namespace, ref.name, spec.namespace,
+        errors.add(where, "no listener of Gateway %s/%s admits %ss from namespace %s "
+                   "(listeners: %s)", ref.namespace, ref.name, spec.kind, spec.namespace,
                    "; ".join(_listener_text(lst) for lst in listeners) or "none")
 
 
-def listener_admits(listener, gateway_namespace, route_namespace):
-    """True/False when the listener alone decides whether it takes an HTTPRoute from
-    ``route_namespace``; None for a namespace selector (the controller judges it: reading
-    namespaces' labels needs cluster-wide rights the module should not ask for)."""
+def listener_admits(listener, gateway_namespace, route_namespace, kind="HTTPRoute"):
+    """True/False when the listener alone decides whether it takes a route of ``kind``
+    (HTTPRoute, GRPCRoute: both on HTTP and HTTPS listeners) from ``route_namespace``;
+    None for a namespace selector (the controller judges it: reading namespaces' labels
+    needs cluster-wide rights the module should not ask for)."""
     if listener.get("protocol") not in ("HTTP", "HTTPS"):
         return False
     allowed = listener.get("allowedRoutes") or {}
     kinds = allowed.get("kinds")
-    if kinds and not any(k.get("kind") == "HTTPRoute" for k in kinds):
+    if kinds and not any(k.get("kind") == kind for k in kinds):
         return False
     source = (allowed.get("namespaces") or {}).get("from") or "Same"
     if source == "All":
@@ -311,5 +344,8 @@ def listener_admits(listener, gateway_namespace, route_namespace):
 
 
 def _listener_text(listener):
-    allowed = ((listener.get("allowedRoutes") or {}).get("namespaces") or {}).get("from") or "Same"
-    return "%s %s from %s" % (listener.get("name"), listener.get("protocol"), allowed)
+    allowed = listener.get("allowedRoutes") or {}
+    source = (allowed.get("namespaces") or {}).get("from") or "Same"
+    kinds = [k.get("kind") for k in allowed.get("kinds") or []]
+    return "%s %s from %s%s" % (listener.get("name"), listener.get("protocol"), source,
+                                (" kinds " + ",".join(kinds)) if kinds else "")
