@@ -101,8 +101,9 @@ options:
   method:
     description:
       - GRPCRoute only. The gRPC method the managed rule matches on (and is found by), an
-        C(Exact) method match with O(method.service), O(method.method) or both. Omitted,
-        the managed rule is the one without matches (every call).
+        C(Exact) method match with O(method.service), O(method.method) or both (Contour
+        accepts only both). Omitted, the managed rule is the one without matches (every
+        call).
     type: dict
     suboptions:
       service:
@@ -231,13 +232,13 @@ EXAMPLES = r"""
 #     from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: web}]
 #     to: [{group: "", kind: Service, name: shop-canary}]
 
-- name: A GRPCRoute, 10% of the calls of shop.Cart to the canary
+- name: A GRPCRoute, 10% of the calls of shop.Cart/Get to the canary
   progressive.delivery.gateway_traffic:
     kind: GRPCRoute
     namespace: web
     name: cart
     parent_refs: [{name: public, namespace: gateways}]
-    method: {service: shop.Cart}
+    method: {service: shop.Cart, method: Get}
     weights: {cart-stable: 90, cart-canary: 10}
 
 - name: Promote; remove the header rule and the mirror

@@ -298,7 +298,8 @@ def test_without_a_grant_contour_refuses_the_reference(kube, ns, shared):
     result = traffic(ns, weights={"stable": 90, shared + "/canary": 10}, port=80,
                      validate_refs=False)
     assert result.get("failed"), result
-    assert "ResolvedRefs=False (RefNotPermitted)" in result["msg"], result["msg"]
+    assert ("ResolvedRefs=False (RefNotPermitted): Spec.Rules.BackendRef.Namespace must match "
+            "the route's namespace or be covered by a ReferenceGrant") in result["msg"], result["msg"]
     assert "put back the previous rules" in result["msg"]
     after = read(kube, ns)
     assert gp.canonical(after["spec"]["rules"]) == gp.canonical(before["spec"]["rules"])
@@ -415,7 +416,8 @@ def test_cross_namespace_call_as_the_least_privileged_identity(kube, ns, shared,
 # --- GRPCRoute: the same code, rules found by gRPC method ------------------------------
 def test_grpc_route_weights_each_accepted_for_its_generation(kube, ns, require_crd):
     require_crd("grpcroutes.gateway.networking.k8s.io")
-    cart = {"service": "shop.Cart"}
+    # Contour wants both service and method in a method match (InvalidMethodMatch otherwise).
+    cart = {"service": "shop.Cart", "method": "Get"}
     generations = []
     for canary in (0, 10, 100):
         result = traffic(ns, kind="GRPCRoute", method=cart,
@@ -424,12 +426,13 @@ def test_grpc_route_weights_each_accepted_for_its_generation(kube, ns, require_c
         route = kube.get(gp.GRPCROUTE, ns, "shop")
         assert accepted_for_generation(route), route["status"]
         rule, = route["spec"]["rules"]
-        assert rule["matches"] == [{"method": {"type": "Exact", "service": "shop.Cart"}}]
+        assert rule["matches"] == [{"method": {"type": "Exact", "service": "shop.Cart",
+                                               "method": "Get"}}]
         assert dict((r["name"], r["weight"]) for r in rule["backendRefs"]) == {
             "stable": 100 - canary, "canary": canary}
         generations.append(route["metadata"]["generation"])
     assert generations == [1, 2, 3]
-    assert result["route"]["rules"] == ["shop.Cart/* -> stable 0%, canary 100%"]
+    assert result["route"]["rules"] == ["shop.Cart/Get -> stable 0%, canary 100%"]
     assert traffic(ns, kind="GRPCRoute", method=cart,
                    weights={"stable": 0, "canary": 100})["changed"] is False
 
@@ -439,9 +442,21 @@ def test_grpc_route_weights_each_accepted_for_its_generation(kube, ns, require_c
     assert not result.get("failed"), result
     route = kube.get(gp.GRPCROUTE, ns, "shop")
     assert accepted_for_generation(route), route["status"]
-    assert result["route"]["rules"] == ["shop.Cart/* [x-canary=true] -> stable 100%",
-                                        "shop.Cart/* -> stable 0%, canary 100%"]
+    assert result["route"]["rules"] == ["shop.Cart/Get [x-canary=true] -> stable 100%",
+                                        "shop.Cart/Get -> stable 0%, canary 100%"]
     assert read(kube, ns) is None  # no HTTPRoute of that name was made
+
+    # A second rule for a match Contour refuses: its verdict, and the rules put back.
+    before = kube.get(gp.GRPCROUTE, ns, "shop")
+    result = traffic(ns, kind="GRPCRoute", method={"service": "shop.Cart"},
+                     weights={"stable": 100})
+    assert result.get("failed"), result
+    assert ("Accepted=False (InvalidMethodMatch): GRPCRoute.Spec.Rules.Matches.Method: Both "
+            "Service and Method need be configured") in result["msg"], result["msg"]
+    assert "put back the previous rules of GRPCRoute %s/shop" % ns in result["msg"]
+    after = kube.get(gp.GRPCROUTE, ns, "shop")
+    assert gp.canonical(after["spec"]["rules"], "GRPCRoute") == \
+        gp.canonical(before["spec"]["rules"], "GRPCRoute")
 
 
 def test_grpc_route_missing_service_refused_by_contour_and_restored(kube, ns, require_crd):
