@@ -5,7 +5,10 @@
 (b) process start -> first connect() to the API server of a real module run: the module is
     run once through ``ansible`` with ANSIBLE_KEEP_REMOTE_FILES to keep its AnsiballZ file,
     then that file is run --runs times under ``strace -f -e trace=execve,connect`` (only those
-    two calls are traced, with seccomp, so the process is not slowed by tracing).
+    two calls are traced, with seccomp, so the process is not slowed by tracing);
+(c) the CPU time (user + system) of that whole module process, which makes one request and
+    exits: start-up is nearly all of it, and unlike wall time it does not grow with the
+    machine's load.
 
 Needs the testbed for (b): run with KUBECONFIG pointing at it (see tests/testbed/README.md).
 ``--root`` measures another checkout (for a before/after on the same machine and load).
@@ -68,6 +71,16 @@ def first_request_seconds(ansiballz, port):
     raise RuntimeError("no connect to port %s:\n%s" % (port, out.stderr[-2000:]))
 
 
+def cpu_seconds(ansiballz):
+    """User + system CPU seconds of one run of the module process."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, ansiballz], capture_output=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def api_port():
     import yaml
 
@@ -81,30 +94,52 @@ def load():
     return "%.2f %.2f %.2f" % os.getloadavg()
 
 
+def median_line(label, times):
+    return "%s median %.3f s (min %.3f, max %.3f)" % (label, statistics.median(times), min(times),
+                                                      max(times))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=ROOT, help="checkout to measure (default: this one)")
+    parser.add_argument("--compare", metavar="ROOT",
+                        help="another checkout (say, main before a change), measured interleaved "
+                             "with --root so both see the same load")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-first-request", action="store_true",
                         help="only the import times (no testbed needed)")
     args = parser.parse_args()
-    root = os.path.abspath(args.root)
-    print("checkout %s, load average %s" % (root, load()))
+    roots = [os.path.abspath(r) for r in [args.root] + ([args.compare] if args.compare else [])]
+    print("load average %s" % load())
     for module in MODULES:
-        times = [import_seconds(root, module) for unused in range(args.runs)]
-        print("import %-24s median %.3f s  (min %.3f, max %.3f)" % (
-            module, statistics.median(times), min(times), max(times)))
+        times = dict((r, []) for r in roots)
+        for unused in range(args.runs):
+            for root in roots:
+                times[root].append(import_seconds(root, module))
+        for root in roots:
+            print(median_line("import %-22s %s" % (module, root), times[root]))
     if args.no_first_request:
         return
     workdir = tempfile.mkdtemp(prefix="pd-startup-")
     try:
-        zipped = keep_ansiballz(root, "knative_revision_info", "namespace=default service=absent",
-                                workdir)
+        zipped = {}
+        for index, root in enumerate(roots):
+            folder = os.path.join(workdir, str(index))
+            os.mkdir(folder)
+            zipped[root] = keep_ansiballz(root, "knative_revision_info",
+                                          "namespace=default service=absent", folder)
         port = api_port()
-        times = [first_request_seconds(zipped, port) for unused in range(args.runs)]
-        print("knative_revision_info: process start -> first request median %.3f s "
-              "(min %.3f, max %.3f), load average %s" % (
-                  statistics.median(times), min(times), max(times), load()))
+        first, cpu = dict((r, []) for r in roots), dict((r, []) for r in roots)
+        for unused in range(args.runs):
+            for root in roots:
+                first[root].append(first_request_seconds(zipped[root], port))
+                cpu[root].append(cpu_seconds(zipped[root]))
+        for root in roots:
+            print(median_line("knative_revision_info %s: process start -> first request" % root,
+                              first[root]))
+            print(median_line("knative_revision_info %s: CPU of the whole process" % root,
+                              cpu[root]))
+        print("load average %s" % load())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
