@@ -158,10 +158,12 @@ def test_a_missing_kubeconfig_file(tmp_path):
         tmp_path / "absent")
 
 
-def test_a_kubeconfig_that_is_not_yaml(tmp_path):
-    (tmp_path / "config").write_text("clusters: [unclosed\n")
-    with pytest.raises(kc.KubeconfigError, match="is not valid YAML"):
+def test_a_kubeconfig_that_is_not_yaml_says_where_without_quoting_it(tmp_path):
+    (tmp_path / "config").write_text("users:\n- user: {token: s3cret-token\n  name: x\n")
+    with pytest.raises(kc.KubeconfigError) as err:
         kc.read_files([str(tmp_path / "config")])
+    assert str(err.value).startswith("kubeconfig: %s is not valid YAML: line " % (tmp_path / "config"))
+    assert "s3cret" not in str(err.value)
 
 
 def test_several_files_merge_first_one_wins(tmp_path):

@@ -129,11 +129,15 @@ def _parse(text, where):
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         return yaml.load(text, Loader=loader)
     except Exception as exc:  # JSON and YAML parsers raise many types
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:  # never the parser's snippet of the file: it may hold a token
+            exc = "line %d, column %d: %s" % (mark.line + 1, mark.column + 1,
+                                              getattr(exc, "problem", None) or "syntax error")
         raise KubeconfigError("kubeconfig: %s is not valid YAML: %s" % (where, exc))
 
 
 def _named(config, section, where):
-    """{name: (entry, base dir)} of a kubeconfig list section."""
+    """(name, entry) of each entry of a kubeconfig list section (clusters, users, contexts)."""
     items = config.get(section) or []
     if not isinstance(items, list):
         raise KubeconfigError("kubeconfig %s: %s must be a list" % (where, section))
