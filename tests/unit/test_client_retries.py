@@ -122,3 +122,30 @@ def test_client_errors_are_not_retried(status):
         client.request("PATCH", "/x", body={})
     assert err.value.status == status and str(err.value) == "no way"
     assert api.calls == 1 and not err.value.transient
+
+
+class RefreshingSession(ScriptedSession):
+    def __init__(self, outcomes, refreshable=True):
+        super(RefreshingSession, self).__init__(outcomes)
+        self.refreshable, self.refreshes = refreshable, 0
+
+    def refresh_credentials(self):
+        self.refreshes += 1
+        return self.refreshable
+
+
+def test_a_401_fetches_the_credentials_again_once():
+    api = RefreshingSession([api_error(401, "Unauthorized"), {"ok": True}])
+    assert k.Kube(api).request("GET", "/x") == {"ok": True}
+    assert api.refreshes == 1 and api.calls == 2
+    api = RefreshingSession([api_error(401, "Unauthorized")] * 3)
+    with pytest.raises(k.KubeError) as err:
+        k.Kube(api).request("GET", "/x")
+    assert err.value.status == 401 and api.refreshes == 1 and api.calls == 2
+
+
+def test_a_401_with_static_credentials_is_the_answer():
+    api = RefreshingSession([api_error(401, "Unauthorized"), {"ok": True}], refreshable=False)
+    with pytest.raises(k.KubeError):
+        k.Kube(api).request("GET", "/x")
+    assert api.calls == 1

@@ -303,6 +303,11 @@ def test_exec_plugin_runs_again_when_its_token_expires(tmp_path, plugin):
     assert plugin_obj() == "Bearer exec-token-1" and len(calls()) == 1
     plugin_obj.wall = lambda: kc.parse_timestamp("2030-01-01T00:00:00Z") - 1
     assert plugin_obj() == "Bearer exec-token-2" and len(calls()) == 2
+    plugin_obj.wall = lambda: 0  # a token the server refused before it said it expires
+    session = connection.ApiSession(kc.Endpoint("http://127.0.0.1:1", authorization=plugin_obj), environ={})
+    assert session.refresh_credentials() and plugin_obj() == "Bearer exec-token-3"
+    assert not connection.ApiSession(kc.Endpoint("http://h", authorization=kc.bearer("t")),
+                                     environ={}).refresh_credentials()
 
 
 def test_exec_plugin_failure_carries_its_stderr(tmp_path, plugin):

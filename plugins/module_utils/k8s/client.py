@@ -128,10 +128,14 @@ class Kube(object):
     def request(self, method, path, query=None, body=None, content_type=None, timeout=None):
         delays = backoff_delays(self.attempts)
         restart_deadline = self.clock() + self.restart_seconds
+        refreshed = False
         while True:
             try:
                 return self._request_once(method, path, query, body, content_type, timeout)
             except HTTPStatusError as exc:
+                if exc.status == 401 and not refreshed and self._refresh_credentials():
+                    refreshed = True  # a token that expired early: once with a fresh one
+                    continue
                 if exc.status not in RETRY_STATUSES:
                     raise _error_from(exc)
                 error, pause = _error_from(exc), _retry_after(exc)
@@ -159,6 +163,12 @@ class Kube(object):
             raise KubeError(response.status, "InvalidResponse",
                             "the answer to %s %s is not JSON: %r"
                             % (method, path, response.data[:200]))
+
+    def _refresh_credentials(self):
+        """Fetch the credentials again (exec plugin, token file) if they can be; True if
+        they were. An error doing so is the answer the caller gets, not the 401."""
+        refresh = getattr(self.session, "refresh_credentials", None)
+        return bool(refresh and refresh())
 
     def _send(self, method, path, query, headers, body, timeout, stream=False):
         """Every HTTP request to the API server passes here, watches included (one place

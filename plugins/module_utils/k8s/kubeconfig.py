@@ -110,6 +110,9 @@ class TokenFile(object):
             raise KubeconfigError("%s: %s is empty" % (self.field, self.path))
         self.token, self.read_at = token, self.clock()
 
+    def refresh(self):
+        self._read()
+
     def __call__(self):
         if self.clock() - self.read_at >= TOKEN_REREAD_SECONDS:
             try:
@@ -414,6 +417,9 @@ class ExecPlugin(object):
         self.expires = parse_timestamp(status["expirationTimestamp"]) if status.get(
             "expirationTimestamp") else None
         return status
+
+    def refresh(self):
+        self.status()
 
     def __call__(self):
         if self.expires is not None and self.wall() >= self.expires - EXPIRY_MARGIN_SECONDS:

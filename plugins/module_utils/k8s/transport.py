@@ -217,6 +217,15 @@ class ApiSession(object):
         self._idle = []
         self._lock = threading.Lock()
 
+    def refresh_credentials(self):
+        """Fetch the credentials again where they come from a plugin or a file (after a 401,
+        as client-go does); False for static ones."""
+        refresh = getattr(self.endpoint.authorization, "refresh", None)
+        if refresh is None:
+            return False
+        refresh()
+        return True
+
     # --- connections -------------------------------------------------------------
     def _new_connection(self, timeout):
         host, port = self.proxy or (self.host, self.port)
