@@ -38,16 +38,28 @@ def argument_spec(own):
     return spec
 
 
+def missing_kubeconfig_file(value):
+    """The error for a kubeconfig option naming a file that does not exist, or None.
+
+    Like kubectl's KUBECONFIG, the option may list several files (``a.yaml:b.yaml``);
+    each must exist. The option is no_log (it may be the config itself), which would
+    mask the whole value in the message, so the file is named by its folder and name."""
+    if not isinstance(value, str):
+        return None
+    for path in (p for p in value.split(os.pathsep) if p):
+        if not os.path.exists(os.path.expanduser(path)):
+            folder, name = os.path.split(path)
+            return "kubeconfig: there is no file %r in %s" % (name, folder or ".")
+    return None
+
+
 def kube_for(module):
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"),
                          exception=str(KUBERNETES_IMPORT_ERROR))
-    path = module.params.get("kubeconfig")
-    if isinstance(path, str) and not os.path.exists(os.path.expanduser(path)):
-        # kubeconfig is no_log (it may be the config itself): the whole value would be
-        # masked, so name the file by its folder and its name
-        folder, name = os.path.split(path)
-        module.fail_json(msg="kubeconfig: there is no file %r in %s" % (name, folder or "."))
+    missing = missing_kubeconfig_file(module.params.get("kubeconfig"))
+    if missing:
+        module.fail_json(msg=missing)
     try:
         return Kube(build_api_client(module.params))
     except Exception as exc:  # kubeconfig parse errors come in many types
