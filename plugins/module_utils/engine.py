@@ -34,6 +34,7 @@ from collections import namedtuple
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     FIELD_MANAGER,
+    JSON_PATCH,
     KubeError,
     merge_patch,
 )
@@ -43,13 +44,15 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait impo
 )
 # How many times a write may lose to another writer (409) before the call gives up.
 CONFLICT_RETRIES = 3
-VERBS = ("create", "patch", "apply", "replace", "delete")
+VERBS = ("create", "patch", "json_patch", "apply", "replace", "delete")
 
 
 class Write(namedtuple("Write", "verb resource namespace name body description")):
-    """One write of one object. ``body``: the object (create, apply, replace) or a JSON
-    merge patch (patch; put ``metadata.resourceVersion`` in it to make it conditional).
-    ``description`` is the line the module reports in ``actions``."""
+    """One write of one object. ``body``: the object (create, apply, replace), a JSON
+    merge patch (patch; put ``metadata.resourceVersion`` in it to make it conditional)
+    or a JSON patch (json_patch: a list of RFC 6902 operations; a ``test`` operation makes
+    it conditional on one field only, see ``lost_race``). ``description`` is the line the
+    module reports in ``actions``."""
 
     def __new__(cls, verb, resource, namespace, name, body=None, description=None):
         if verb not in VERBS:
@@ -154,6 +157,8 @@ class Engine(object):
             return kube.create(r, ns, body)
         if write.verb == "patch":
             return kube.patch(r, ns, name, body)
+        if write.verb == "json_patch":
+            return kube.patch(r, ns, name, body, JSON_PATCH)
         if write.verb == "apply":
             return kube.apply(r, ns, name, body, FIELD_MANAGER)
         if write.verb == "replace":
@@ -184,14 +189,16 @@ class Engine(object):
                                 "(%s); is something else changing them?"
                                 % (len(made), "; ".join(w.description for w in made)))
             batch = writes[:1] if one_at_a_time else writes
+            trying = None
             try:
                 for write in batch:
+                    trying = write
                     self.write(write)
                     made.append(write)
                     if settle is not None and self.wait:
                         settle(write)
             except KubeError as exc:
-                if not exc.conflict:
+                if not self.lost_race(exc, trying):
                     raise
                 self.conflicts += 1
                 if self.conflicts > CONFLICT_RETRIES:
@@ -202,6 +209,21 @@ class Engine(object):
                 continue
             if not one_at_a_time:
                 return first, observed, made
+
+    def lost_race(self, exc, write):
+        """The write lost to another writer: a 409 (the resourceVersion read is stale, or
+        the object was created meanwhile), or a JSON patch whose ``test`` operation no
+        longer holds. The API server answers the latter with a bare 422 ("the server
+        rejected our request due to an error in our request", the test's own words are
+        not returned), so the field is read again to tell it from a refused value."""
+        if exc.conflict:
+            return True
+        if exc.status != 422 or write.verb != "json_patch":
+            return False
+        live = self.kube.get_or_none(write.resource, write.namespace, write.name)
+        return live is None or any(
+            value_at(live, _pointer(op["path"])) != op.get("value")
+            for op in write.body if op["op"] == "test")
 
     # --- proving ---------------------------------------------------------
     def prove(self, proof, rejected=None):
@@ -272,6 +294,8 @@ def simulate(write, current, kube=None, dry_run_create=False):
             if dry_run_create else copy.deepcopy(write.body)
     elif write.verb == "patch":
         result = merge_patch(current, write.body)
+    elif write.verb == "json_patch":
+        result = json_patch(current, write.body)
     elif write.verb == "replace":
         result = copy.deepcopy(write.body)
     elif write.verb == "apply":
@@ -294,6 +318,29 @@ def as_rolled_out(obj):
                          updatedReplicas=replicas, readyReplicas=replicas,
                          availableReplicas=replicas)
     return obj
+
+
+def json_patch(current, operations):
+    """Check mode: the object as an RFC 6902 patch of object members would leave it
+    (``test``, ``add``, ``replace``, ``remove``; list indexes are not needed here)."""
+    result = copy.deepcopy(current) if isinstance(current, dict) else {}
+    for op in operations:
+        keys = _pointer(op["path"])
+        parent = result
+        for key in keys[:-1]:
+            parent = parent.setdefault(key, {})
+        if op["op"] in ("add", "replace"):
+            parent[keys[-1]] = copy.deepcopy(op["value"])
+        elif op["op"] == "remove":
+            parent.pop(keys[-1], None)
+        elif op["op"] != "test":
+            raise ValueError("unsupported JSON patch operation %r" % (op["op"],))
+    return result
+
+
+def _pointer(path):
+    """A JSON pointer ("/spec/traffic") as keys."""
+    return [k.replace("~1", "/").replace("~0", "~") for k in path.split("/")[1:]]
 
 
 def value_at(obj, path):

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.progressive.delivery.plugins.module_utils.canary import abort
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.nginx import (
     NginxObserved,
     plan_nginx,
@@ -52,6 +53,7 @@ def observe(engine, spec):
             stable=engine.get(DEPLOYMENT, ns, spec.stable_deployment),
             canary=engine.get(DEPLOYMENT, ns, spec.canary_deployment),
             service=engine.get(SERVICE, ns, spec.service),
+            deployments=engine.list(DEPLOYMENT, ns),
         )
     nginx = spec.nginx
     return NginxObserved(
@@ -94,10 +96,28 @@ def run_canary(kube, spec, check_mode=False, wait=True, wait_timeout=300):
     # runs, as the module's documentation says.
     engine = Engine(kube, check_mode=check_mode, wait=wait, wait_timeout=wait_timeout,
                     diff_view=diff_view, dry_run_create=True)
-    first, unused_last, writes = engine.reconcile(
-        lambda: observe(engine, spec), lambda observed: plan(spec, observed),
-        one_at_a_time=True, settle=lambda write: wait_rollout(engine, spec, write),
-        max_writes=MAX_WRITES)
+
+    def read():
+        return observe(engine, spec)
+
+    def next_writes(observed):
+        writes = plan(spec, observed)
+        if spec.state != "aborted":
+            return writes
+        # An abort never takes away the last ready pods (abort.py): it may wait here
+        # for the stable version, then plans again on what it reads.
+        guarded = abort.guard(engine, spec, observed, read, writes)
+        return plan(spec, read()) if guarded is None else guarded
+
+    try:
+        first, unused_last, writes = engine.reconcile(
+            read, next_writes, one_at_a_time=True,
+            settle=lambda write: wait_rollout(engine, spec, write), max_writes=MAX_WRITES)
+    except WaitError as exc:
+        if spec.state != "aborted":
+            raise
+        # the stable version grown for the abort did not roll out: the canary stays
+        raise abort.held(engine, spec, read, str(exc))
     if writes and spec.backend == "replicas":
         engine.prove(lambda: service_spreads(engine, spec))
     result = engine.result(**report(spec, observe(engine, spec)))
