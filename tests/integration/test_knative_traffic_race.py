@@ -139,7 +139,7 @@ def test_a_concurrent_change_of_the_block_is_seen_and_planned_again(knative, nam
     assert result["previous_traffic"] == theirs
     assert len(result["warnings"]) == 1
     assert "spec.traffic was changed by another writer while this call was writing it " \
-        "([@latest 100%] -> [%s 100%%])" % R1 in result["warnings"][0]
+        "([@latest 100%%] -> [%s 100%%])" % R1 in result["warnings"][0], result["warnings"]
     assert pinned(kube.get(kn.KSERVICE, namespace, SVC)) == [(R1, 30), (R2, 70)]
 
 
