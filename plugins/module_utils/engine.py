@@ -28,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import copy
 import time
 from collections import namedtuple
@@ -225,6 +226,24 @@ class Engine(object):
             value_at(live, _pointer(op["path"])) != op.get("value")
             for op in write.body if op["op"] == "test")
 
+    def latest(self, resource, namespace, name, read):
+        """The object as this call's last write left it, else ``read`` (no request)."""
+        return self.written.get((resource.kind, namespace, name), read)
+
+    @contextlib.contextmanager
+    def accounting(self, live=None):
+        """An error raised inside (a 403 midway, a timeout) leaves with what this call had
+        written (``exc.actions``) and, from ``live()``, what is live now (``exc.live``),
+        so the failure can say what it left behind (module_entry puts both in the
+        message). ``live`` must not read the cluster: the error may be a lost permission."""
+        try:
+            yield
+        except (KubeError, WaitError) as exc:
+            if getattr(exc, "actions", None) is None and not self.check_mode:
+                exc.actions = list(self.actions)
+                exc.live = live() if live is not None else None
+            raise
+
     # --- proving ---------------------------------------------------------
     def prove(self, proof, rejected=None):
         """Run ``proof()`` (a wait) when waiting is on; on a WaitError call
@@ -272,6 +291,10 @@ class Engine(object):
     # --- the standard call -----------------------------------------------
     def run(self, backend):
         """observe -> plan -> write (409: again) -> prove (reject: restore) -> report."""
+        with self.accounting():
+            return self._run(backend)
+
+    def _run(self, backend):
         first, observed, writes = self.reconcile(
             lambda: backend.observe(self), backend.plan,
             one_at_a_time=getattr(backend, "one_at_a_time", False),

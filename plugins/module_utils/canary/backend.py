@@ -15,6 +15,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary.nginx 
     NginxObserved,
     plan_nginx,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.objects import (
+    replicas_of,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.replicas import (
     ReplicasObserved,
     plan_replicas,
@@ -90,6 +93,27 @@ def service_spreads(engine, spec):
         raise WaitError("after scaling: %s" % exc)
 
 
+def live_now(engine, spec, first):
+    """The canary's share as the first read and this call's writes leave it (no request:
+    a failure midway may be a lost permission)."""
+    if first is None:
+        return None
+    ns = spec.namespace
+    if spec.backend == "replicas":
+        now = first._replace(
+            stable=engine.latest(DEPLOYMENT, ns, spec.stable_deployment, first.stable),
+            canary=engine.latest(DEPLOYMENT, ns, spec.canary_deployment, first.canary))
+        return "traffic now: the canary gets %s%% of the pods behind Service %s (stable %s: " \
+            "%d replica(s), canary %s: %d)" % (
+                canary_weight(spec, now), spec.service, spec.stable_deployment,
+                replicas_of(now.stable), spec.canary_deployment, replicas_of(now.canary))
+    key = (INGRESS.kind, ns, spec.nginx["canary_ingress"])
+    now = first._replace(canary_ingress=engine.written[key] if key in engine.written
+                         else first.canary_ingress)
+    return "traffic now: the canary Ingress %s sends %s%% to the canary" % (
+        spec.nginx["canary_ingress"], canary_weight(spec, now))
+
+
 def run_canary(kube, spec, check_mode=False, wait=True, wait_timeout=300):
     """Carry out ``spec.state``; return the module result."""
     # Check mode sends the Deployment applies and the Ingress creations as server dry
@@ -97,8 +121,12 @@ def run_canary(kube, spec, check_mode=False, wait=True, wait_timeout=300):
     engine = Engine(kube, check_mode=check_mode, wait=wait, wait_timeout=wait_timeout,
                     diff_view=diff_view, dry_run_create=True)
 
+    seen = {}
+
     def read():
-        return observe(engine, spec)
+        observed = observe(engine, spec)
+        seen.setdefault("first", observed)
+        return observed
 
     def next_writes(observed):
         writes = plan(spec, observed)
@@ -109,18 +137,19 @@ def run_canary(kube, spec, check_mode=False, wait=True, wait_timeout=300):
         guarded = abort.guard(engine, spec, observed, read, writes)
         return plan(spec, read()) if guarded is None else guarded
 
-    try:
-        first, unused_last, writes = engine.reconcile(
-            read, next_writes, one_at_a_time=True,
-            settle=lambda write: wait_rollout(engine, spec, write), max_writes=MAX_WRITES)
-    except WaitError as exc:
-        if spec.state != "aborted":
-            raise
-        # the stable version grown for the abort did not roll out: the canary stays
-        raise abort.held(engine, spec, read, str(exc))
-    if writes and spec.backend == "replicas":
-        engine.prove(lambda: service_spreads(engine, spec))
-    result = engine.result(**report(spec, observe(engine, spec)))
+    with engine.accounting(lambda: live_now(engine, spec, seen.get("first"))):
+        try:
+            first, unused_last, writes = engine.reconcile(
+                read, next_writes, one_at_a_time=True,
+                settle=lambda write: wait_rollout(engine, spec, write), max_writes=MAX_WRITES)
+        except WaitError as exc:
+            if spec.state != "aborted":
+                raise
+            # the stable version grown for the abort did not roll out: the canary stays
+            raise abort.held(engine, spec, read, str(exc))
+        if writes and spec.backend == "replicas":
+            engine.prove(lambda: service_spreads(engine, spec))
+        result = engine.result(**report(spec, observe(engine, spec)))
     result["weight_before"] = canary_weight(spec, first)
     return result
 
