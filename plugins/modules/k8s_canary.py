@@ -193,7 +193,7 @@ notes:
   - Every merge patch, replace and update of an existing canary Deployment carries the
     C(resourceVersion) that was read as a precondition; if another writer got there first,
     the module reads again and plans again. The server-side apply that creates the canary
-    Deployment carries none (an apply cannot require the object to be absent): one created
+    Deployment carries none (an apply cannot require the object to be absent), so one created
     by someone else in between is taken over.
   - A Service whose selector also selects the pods of a Deployment other than the stable
     and the canary is refused before any write, naming it (the canary would not get the
@@ -284,6 +284,13 @@ actions:
   elements: str
   sample: ["update canary Deployment myapp-canary (ikubernetes/myapp:v2) with 1 replica(s)",
            "scale stable Deployment myapp 10 -> 9"]
+live:
+  description: After a failure midway (a Kubernetes API error such as a missing permission,
+    or a failed wait), what is live now, from what the call read and wrote; the message ends
+    with it and with the writes made before it stopped (also in RV(actions)).
+  returned: on such a failure
+  type: str
+  sample: live traffic is still on v1 (not switched by this call)
 backend:
   description: The backend used.
   returned: always
