@@ -28,12 +28,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import copy
 import time
 from collections import namedtuple
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     FIELD_MANAGER,
+    JSON_PATCH,
     KubeError,
     merge_patch,
 )
@@ -43,13 +45,15 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait impo
 )
 # How many times a write may lose to another writer (409) before the call gives up.
 CONFLICT_RETRIES = 3
-VERBS = ("create", "patch", "apply", "replace", "delete")
+VERBS = ("create", "patch", "json_patch", "apply", "replace", "delete")
 
 
 class Write(namedtuple("Write", "verb resource namespace name body description")):
-    """One write of one object. ``body``: the object (create, apply, replace) or a JSON
-    merge patch (patch; put ``metadata.resourceVersion`` in it to make it conditional).
-    ``description`` is the line the module reports in ``actions``."""
+    """One write of one object. ``body``: the object (create, apply, replace), a JSON
+    merge patch (patch; put ``metadata.resourceVersion`` in it to make it conditional)
+    or a JSON patch (json_patch: a list of RFC 6902 operations; a ``test`` operation makes
+    it conditional on one field only, see ``lost_race``). ``description`` is the line the
+    module reports in ``actions``."""
 
     def __new__(cls, verb, resource, namespace, name, body=None, description=None):
         if verb not in VERBS:
@@ -154,6 +158,8 @@ class Engine(object):
             return kube.create(r, ns, body)
         if write.verb == "patch":
             return kube.patch(r, ns, name, body)
+        if write.verb == "json_patch":
+            return kube.patch(r, ns, name, body, JSON_PATCH)
         if write.verb == "apply":
             return kube.apply(r, ns, name, body, FIELD_MANAGER)
         if write.verb == "replace":
@@ -184,14 +190,16 @@ class Engine(object):
                                 "(%s); is something else changing them?"
                                 % (len(made), "; ".join(w.description for w in made)))
             batch = writes[:1] if one_at_a_time else writes
+            trying = None
             try:
                 for write in batch:
+                    trying = write
                     self.write(write)
                     made.append(write)
                     if settle is not None and self.wait:
                         settle(write)
             except KubeError as exc:
-                if not exc.conflict:
+                if not self.lost_race(exc, trying):
                     raise
                 self.conflicts += 1
                 if self.conflicts > CONFLICT_RETRIES:
@@ -202,6 +210,39 @@ class Engine(object):
                 continue
             if not one_at_a_time:
                 return first, observed, made
+
+    def lost_race(self, exc, write):
+        """The write lost to another writer: a 409 (the resourceVersion read is stale, or
+        the object was created meanwhile), or a JSON patch whose ``test`` operation no
+        longer holds. The API server answers the latter with a bare 422 ("the server
+        rejected our request due to an error in our request", the test's own words are
+        not returned), so the field is read again to tell it from a refused value."""
+        if exc.conflict:
+            return True
+        if exc.status != 422 or write.verb != "json_patch":
+            return False
+        live = self.kube.get_or_none(write.resource, write.namespace, write.name)
+        return live is None or any(
+            value_at(live, _pointer(op["path"])) != op.get("value")
+            for op in write.body if op["op"] == "test")
+
+    def latest(self, resource, namespace, name, read):
+        """The object as this call's last write left it, else ``read`` (no request)."""
+        return self.written.get((resource.kind, namespace, name), read)
+
+    @contextlib.contextmanager
+    def accounting(self, live=None):
+        """An error raised inside (a 403 midway, a timeout) leaves with what this call had
+        written (``exc.actions``) and, from ``live()``, what is live now (``exc.live``),
+        so the failure can say what it left behind (module_entry puts both in the
+        message). ``live`` must not read the cluster: the error may be a lost permission."""
+        try:
+            yield
+        except (KubeError, WaitError) as exc:
+            if getattr(exc, "actions", None) is None and not self.check_mode:
+                exc.actions = list(self.actions)
+                exc.live = live() if live is not None else None
+            raise
 
     # --- proving ---------------------------------------------------------
     def prove(self, proof, rejected=None):
@@ -250,6 +291,10 @@ class Engine(object):
     # --- the standard call -----------------------------------------------
     def run(self, backend):
         """observe -> plan -> write (409: again) -> prove (reject: restore) -> report."""
+        with self.accounting():
+            return self._run(backend)
+
+    def _run(self, backend):
         first, observed, writes = self.reconcile(
             lambda: backend.observe(self), backend.plan,
             one_at_a_time=getattr(backend, "one_at_a_time", False),
@@ -272,6 +317,8 @@ def simulate(write, current, kube=None, dry_run_create=False):
             if dry_run_create else copy.deepcopy(write.body)
     elif write.verb == "patch":
         result = merge_patch(current, write.body)
+    elif write.verb == "json_patch":
+        result = json_patch(current, write.body)
     elif write.verb == "replace":
         result = copy.deepcopy(write.body)
     elif write.verb == "apply":
@@ -294,6 +341,29 @@ def as_rolled_out(obj):
                          updatedReplicas=replicas, readyReplicas=replicas,
                          availableReplicas=replicas)
     return obj
+
+
+def json_patch(current, operations):
+    """Check mode: the object as an RFC 6902 patch of object members would leave it
+    (``test``, ``add``, ``replace``, ``remove``; list indexes are not needed here)."""
+    result = copy.deepcopy(current) if isinstance(current, dict) else {}
+    for op in operations:
+        keys = _pointer(op["path"])
+        parent = result
+        for key in keys[:-1]:
+            parent = parent.setdefault(key, {})
+        if op["op"] in ("add", "replace"):
+            parent[keys[-1]] = copy.deepcopy(op["value"])
+        elif op["op"] == "remove":
+            parent.pop(keys[-1], None)
+        elif op["op"] != "test":
+            raise ValueError("unsupported JSON patch operation %r" % (op["op"],))
+    return result
+
+
+def _pointer(path):
+    """A JSON pointer ("/spec/traffic") as keys."""
+    return [k.replace("~1", "/").replace("~0", "~") for k in path.split("/")[1:]]
 
 
 def value_at(obj, path):

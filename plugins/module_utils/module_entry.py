@@ -66,6 +66,27 @@ def kube_for(module):
         module.fail_json(msg="cannot configure the Kubernetes client: %s" % exc)
 
 
+def account(exc):
+    """What a call that failed midway had written and what is live (Engine.accounting)."""
+    if getattr(exc, "actions", None) is None:
+        return {}
+    found = dict(changed=bool(exc.actions), actions=list(exc.actions))
+    if getattr(exc, "live", None):
+        found["live"] = exc.live
+    return found
+
+
+def account_text(exc):
+    """The same, as the end of the failure message."""
+    if getattr(exc, "actions", None) is None:
+        return ""
+    text = ("; written by this call before it stopped: %s" % "; ".join(exc.actions)
+            if exc.actions else "; nothing was written by this call")
+    if getattr(exc, "live", None):
+        text += "; %s" % exc.live
+    return text
+
+
 def run_module(module, work, refusal_types=()):
     """Call ``work()`` and exit; known failures become fail_json with their message."""
     try:
@@ -74,10 +95,10 @@ def run_module(module, work, refusal_types=()):
         module.fail_json(msg="invalid input: %s" % exc,
                          errors=[dict(field=e.path, message=e.message) for e in exc.errors])
     except WaitError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc) + account_text(exc), **account(exc))
     except KubeError as exc:
-        module.fail_json(msg="Kubernetes API error: %s" % exc, status=exc.status,
-                         reason=exc.reason)
+        module.fail_json(msg="Kubernetes API error: %s%s" % (exc, account_text(exc)),
+                         status=exc.status, reason=exc.reason, **account(exc))
     except refusal_types as exc:
         # A refusal after a write carries what is live now (``result``) for the caller.
         module.fail_json(msg=str(exc), **getattr(exc, "result", {}))

@@ -194,3 +194,25 @@ def test_nginx_check_mode_sends_the_canary_ingress_creation_as_a_dry_run():
     assert result["weight"] == 5 and result["weight_before"] == 0
     assert result["diff"]["after"]["Ingress/myapp-canary"]["annotations"][
         NGINX + "canary-weight"] == "5"
+
+
+def unready(deployment_obj):
+    deployment_obj["status"].update(readyReplicas=0, availableReplicas=0)
+    return deployment_obj
+
+
+def test_abort_without_waiting_leaves_a_ready_canary_while_the_stable_is_unready():
+    """wait=false cannot wait for the stable version: the canary's ready pods stay."""
+    kube = FakeKube([unready(stable(10)), canary(5), SERVICE])
+    result = run(kube, state="aborted")
+    assert kube.writes() == [] and result["changed"] is False
+    assert result["warnings"] == [
+        "the canary was left serving: the stable Deployment myapp is not ready: 0 of 10 "
+        "replicas ready (0 of 10 updated replicas are ready); abort again (with wait=true to "
+        "wait for it) to take it down"]
+
+
+def test_abort_drops_a_canary_with_no_ready_pods_even_while_the_stable_is_unready():
+    kube = FakeKube([unready(stable(10)), unready(canary(5)), SERVICE])
+    result = run(kube, state="aborted")
+    assert result["actions"] == ["scale canary Deployment myapp-canary 5 -> 0"]

@@ -346,3 +346,66 @@ def test_check_mode_can_send_creates_as_server_dry_runs():
     plain = FakeKube()
     eng.Engine(plain, check_mode=True).run(ColourBackend("green"))
     assert plain.dry_runs() == []  # by default a create is simulated locally
+
+
+class GuardedColourBackend(ColourBackend):
+    """The same, written as a JSON patch conditional on data.colour alone."""
+
+    def plan(self, live):
+        self.plans += 1
+        if live["data"].get("colour") == self.wanted:
+            return []
+        return [eng.Write("json_patch", CONFIGMAP, NS, "live", [
+            {"op": "test", "path": "/data/colour", "value": live["data"].get("colour")},
+            {"op": "add", "path": "/data/colour", "value": self.wanted}],
+            "switch live to %s" % self.wanted)]
+
+
+def test_a_json_patch_is_conditional_on_the_tested_field_only():
+    kube = FakeKube([configmap("live", colour="blue", owner="a")])
+
+    def other_field(fake, verb, key):
+        fake.before_write = None
+        fake.store[key]["data"]["owner"] = "b"
+    kube.before_write = other_field
+    engine = eng.Engine(kube)
+    engine.run(GuardedColourBackend("green"))
+    assert kube.obj("ConfigMap", NS, "live")["data"] == {"colour": "green", "owner": "b"}
+    assert engine.conflicts == 0
+
+
+def test_a_failed_json_patch_test_is_a_lost_race_and_plans_again():
+    kube = FakeKube([configmap("live", colour="blue")])
+
+    def same_field(fake, verb, key):
+        fake.before_write = None
+        fake.store[key]["data"]["colour"] = "red"
+    kube.before_write = same_field
+    engine = eng.Engine(kube)
+    backend = GuardedColourBackend("green")
+    engine.run(backend)
+    assert engine.conflicts == 1 and backend.plans == 2
+    sent = [s.body[0]["value"] for s in kube.sent]
+    assert sent == ["blue", "red"]
+
+
+def test_a_json_patch_in_check_mode_is_simulated():
+    kube = FakeKube([configmap("live", colour="blue")])
+    result = eng.Engine(kube, check_mode=True).run(GuardedColourBackend("green"))
+    assert kube.sent == [] and result["diff"]["after"]["ConfigMap/live"]["data"] == {
+        "colour": "green"}
+
+
+def test_a_failure_midway_carries_what_was_written_and_what_is_live():
+    kube = FakeKube()
+    engine = eng.Engine(kube)
+    with pytest.raises(KubeError) as err:
+        with engine.accounting(lambda: "live: blue"):
+            engine.write(eng.Write("create", CONFIGMAP, NS, "live", configmap("live"),
+                                   "create live"))
+            raise KubeError(403, "Forbidden", "cannot list endpointslices")
+    assert err.value.actions == ["create live"] and err.value.live == "live: blue"
+    with pytest.raises(KubeError) as err:
+        with eng.Engine(kube).accounting():
+            raise KubeError(403, "Forbidden", "cannot get configmaps")
+    assert err.value.actions == [] and err.value.live is None

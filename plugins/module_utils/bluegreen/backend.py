@@ -135,12 +135,39 @@ def _listed(write):
 
 
 def run_bluegreen(kube, spec, check_mode=False, wait=True, wait_timeout=300):
-    """Carry out ``spec.state``; return the module result."""
+    """Carry out ``spec.state``; return the module result. A failure midway (a missing
+    permission, a timeout) says what this call wrote and what is live (``live_now``)."""
     engine = Engine(kube, check_mode=check_mode, wait=wait, wait_timeout=wait_timeout,
                     diff_view=status.diff_view)
+    read = {}
+    with engine.accounting(lambda: live_now(engine, spec, read)):
+        return _run(engine, spec, read)
+
+
+def live_now(engine, spec, read):
+    """What is live, from what was read and this call's writes (no request)."""
+    observed = read.get("observed")
+    if observed is None:
+        return None
+    ns = spec.namespace
+    now = observed._replace(
+        service=engine.latest(SERVICE, ns, spec.service, observed.service)
+        if spec.service else observed.service,
+        ingress=engine.latest(INGRESS, ns, spec.ingress["name"], observed.ingress)
+        if spec.ingress else observed.ingress)
+    before, version = read["live_before"], status.current_live(spec, now)
+    if version == before:
+        return "live traffic is still on %s (not switched by this call)" % (
+            version or "nothing")
+    return "live traffic is on %s (switched by this call from %s)" % (
+        version or "nothing", before or "nothing")
+
+
+def _run(engine, spec, read):
     release = BlueGreen(engine, spec)
     observed = release.observe()
     live_before = status.current_live(spec, observed)
+    read.update(observed=observed, live_before=live_before)
 
     if spec.state in ("previewed", "promoted"):
         plan.preflight(spec, observed)  # refuse bad traffic targets before any write
