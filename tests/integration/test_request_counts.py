@@ -32,6 +32,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.gateway impor
 from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+PORTS = [{"name": "http", "port": 80, "targetPort": 80}]
 
 
 # ---------------------------------------------------------------------------
@@ -83,20 +84,20 @@ def versions(kube, namespace, resources):
     return seen
 
 
-def assert_no_op(monkeypatch, tmp_path, kube, namespace, resources, module, manages,
+def assert_no_op(monkeypatch, tmp_path, kube, where, resources, module, manages,
                  allowed_writes=0, **params):
     """Call the module twice; the second call (traced) changes nothing and reads each
     managed object at most once. Returns the tally for the report."""
     first = run_module(module, **params)
     assert not first.get("failed"), first.get("msg", first)
-    before = versions(kube, namespace, resources)
+    before = versions(kube, where, resources)
     result, entries = traced(monkeypatch, tmp_path, module, **params)
     reads, watches, writes = tally(entries)
     summary = "%s: %d requests: reads %s; watches %s; writes %s" % (
         module, len(entries), dict(reads), watches, writes)
     print(summary)
     assert result["changed"] is False, result
-    assert versions(kube, namespace, resources) == before, "a no-op call changed objects"
+    assert versions(kube, where, resources) == before, "a no-op call changed objects"
     assert [key for key, n in reads.items() if n > 1] == [], summary
     assert sum(reads.values()) <= len(manages), "%s\nmanages: %s" % (summary, manages)
     assert watches == [], summary
@@ -119,7 +120,7 @@ def test_k8s_bluegreen_preview_no_op(monkeypatch, tmp_path, kube, namespace):
     EndpointSlices. The version's Deployment is applied (server-side, unchanged)."""
     base = dict(name="myapp", namespace=namespace, service="myapp-lan", wait_timeout=60,
                 replicas=2)
-    v1 = run_module("k8s_bluegreen", version="v1", state="promoted",
+    v1 = run_module("k8s_bluegreen", version="v1", state="promoted", service_ports=PORTS,
                     pod_template=bg_template("myapp:v1"), **base)
     assert not v1.get("failed"), v1
     manages = ["Deployments (list)", "Service myapp-lan", "Service myapp-preview",
@@ -130,14 +131,16 @@ def test_k8s_bluegreen_preview_no_op(monkeypatch, tmp_path, kube, namespace):
 
 
 def test_k8s_bluegreen_promoted_no_op(monkeypatch, tmp_path, kube, namespace):
-    """Manages: the Deployments (list), the live Service; the proof reads the live
-    version's pods and the Service's EndpointSlices. No pod_template: nothing is applied."""
+    """Manages: the Deployments (list), the live Service and the preview Service
+    (<service>-preview by default: a promotion deletes one left behind); the proof reads
+    the live version's pods and the Service's EndpointSlices. No pod_template: nothing is
+    applied."""
     base = dict(name="myapp", namespace=namespace, service="myapp-lan", wait_timeout=60)
     v1 = run_module("k8s_bluegreen", version="v1", state="promoted", replicas=2,
-                    pod_template=bg_template("myapp:v1"), **base)
+                    service_ports=PORTS, pod_template=bg_template("myapp:v1"), **base)
     assert not v1.get("failed"), v1
-    manages = ["Deployments (list)", "Service myapp-lan", "pods of v1 (list)",
-               "EndpointSlices of myapp-lan (list)"]
+    manages = ["Deployments (list)", "Service myapp-lan", "Service myapp-lan-preview",
+               "pods of v1 (list)", "EndpointSlices of myapp-lan (list)"]
     assert_no_op(monkeypatch, tmp_path, kube, namespace, (DEPLOYMENT, SERVICE), "k8s_bluegreen",
                  manages, version="v1", state="promoted", **base)
 
@@ -173,7 +176,7 @@ def test_canary_release_state_no_op(monkeypatch, tmp_path, kube, namespace):
     assert not started.get("failed"), started
     assert_no_op(monkeypatch, tmp_path, kube, namespace, (CONFIGMAP,), "canary_release_state",
                  ["ConfigMap myapp-release"], name="myapp", namespace=namespace, version="v2",
-                 steps=steps, state="present", step=0, phase="progressing", weight=10)
+                 steps=steps, state="query")
 
 
 def test_gate_check_no_op(monkeypatch, tmp_path, kube, namespace):
