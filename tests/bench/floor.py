@@ -135,10 +135,12 @@ def rolled_out(dep):
 
 
 def condition_true(obj, kind, generation=None):
-    for cond in (obj.get("status") or {}).get("conditions") or []:
+    """``kind`` is True for ``generation``; ``obj`` is an object (conditions in its status)
+    or a Gateway API parent status (conditions at its top)."""
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else obj
+    for cond in status.get("conditions") or []:
         if cond.get("type") == kind and cond.get("status") == "True":
-            seen = cond.get("observedGeneration",
-                            (obj.get("status") or {}).get("observedGeneration"))
+            seen = cond.get("observedGeneration", status.get("observedGeneration"))
             return generation is None or seen == generation
     return False
 
