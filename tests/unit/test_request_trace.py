@@ -61,3 +61,10 @@ def test_an_unwritable_trace_never_breaks_the_request(tmp_path):
     send_traced = trace.traced(lambda *a: Answer(),
                                environ={trace.ENV: str(tmp_path / "no" / "such" / "dir")})
     assert send_traced("GET", "/api", None).status == 200
+
+
+def test_a_stream_without_a_status_is_ok(tmp_path):
+    path = tmp_path / "trace"
+    send_traced = trace.traced(lambda *a, **k: iter([b"{}"]), environ={trace.ENV: str(path)})
+    send_traced("GET", "/api/v1/pods", {"watch": "true"}, {}, None, 5, stream=True)
+    assert trace.parse(path.read_text())[0]["status"] == "ok"

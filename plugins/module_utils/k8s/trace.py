@@ -8,8 +8,8 @@ client sends appends one line to it:
 
     GET /api/v1/namespaces/web/services/app 200 pid=4242 t=1733450000.123 ms=3
 
-method, path (with the query, URL-encoded), the answer's status (or the exception's name
-when there was no answer), then the process, the wall-clock time the request was sent
+method, path (with the query, URL-encoded), the answer's status ("ok" for a stream that
+started, the exception's status or name when it failed), then the process, the wall-clock time the request was sent
 and how long it took. Lines are appended with one write each (O_APPEND), so several
 module processes (forks) can share one file. Without the variable nothing is wrapped and
 nothing is written. The integration tests (test_request_counts.py) and the benchmarks
@@ -42,7 +42,8 @@ def traced(send, environ=None):
         started, status = time.time(), "-"
         try:
             response = send(method, path, query, *args, **kwargs)
-            status = getattr(response, "status", None) or "-"
+            # an answer without a status (a watch's stream of lines) was not refused
+            status = getattr(response, "status", None) or "ok"
             return response
         except Exception as exc:
             status = getattr(exc, "status", None) or type(exc).__name__
