@@ -37,6 +37,7 @@ def main():
     command = "python tests/bench/run.py " + " ".join(sys.argv[1:])
     report = ["## Run of %s UTC" % datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"),
               "", "command: `%s`" % command.strip(), "", bl.machine_line(info)]
+    print("\n".join(report), flush=True)  # each table follows as soon as it is measured
     failed = False
     for name, bench, default_runs in BENCHES:
         if name not in chosen:
@@ -48,12 +49,10 @@ def main():
             out = bench.run(kube, runs)
         except Exception as exc:  # the other benchmarks still run
             failed = True
-            report += ["", "### %s: FAILED: %s" % (name, exc)]
+            print("\n### %s: FAILED: %s" % (name, exc), flush=True)
             continue
-        report += ["", "### %s (median of %d; %.0f s)" % (out["title"], runs,
-                                                          time.monotonic() - start),
-                   "", out["table"]]
-    print("\n".join(report))
+        print("\n### %s (median of %d; %.0f s)\n\n%s" % (
+            out["title"], runs, time.monotonic() - start, out["table"]), flush=True)
     return 1 if failed else 0
 
 
