@@ -23,6 +23,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.val
     DEPLOYING_STATES,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.engine import Engine
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
+    deployment_rollout,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     INGRESS,
@@ -78,10 +81,10 @@ class BlueGreen(object):
         """The version's Deployment is applied (or adopted) and, when waiting, rolled out."""
         write, current = plan.deployment_write(self.spec, observed)
         if write is not None:
-            self.engine.write(write, current=current, changed=plan.deployment_changed)
-            self.rolled_out(write.name)
+            answer = self.engine.write(write, current=current, changed=plan.deployment_changed)
+            self.rolled_out(write.name, answer)
         elif self.spec.state == "deployed":
-            self.rolled_out(current["metadata"]["name"])
+            self.rolled_out(current["metadata"]["name"], current)
 
     def roll_back(self, observed):
         target, leaving = plan.rollback_target(self.spec, observed)
@@ -96,8 +99,12 @@ class BlueGreen(object):
             self.serves(self.spec.service, target)
 
     # --- proofs (watches; skipped in check mode and with wait=false) -------
-    def rolled_out(self, name):
+    def rolled_out(self, name, known=None):
+        """Wait for the Deployment's rollout, unless ``known`` (the object as this call
+        last read or wrote it) shows it complete already: nothing to watch for."""
         engine = self.engine
+        if known is not None and deployment_rollout(known).done:
+            return
         engine.prove(lambda: wait_for_rollout(engine.kube, self.spec.namespace, name,
                                               engine.wait_timeout))
 

@@ -17,6 +17,7 @@ import json
 import time
 from collections import namedtuple
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import trace
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.transport import (
     CertificateError,
     HTTPStatusError,
@@ -123,6 +124,7 @@ class Kube(object):
         self.sleep = sleep
         self.restart_seconds = restart_seconds
         self.clock = clock
+        self._send = trace.traced(self._send)  # one line per request when PD_TRACE_REQUESTS is set
 
     # --- transport -------------------------------------------------------
     def request(self, method, path, query=None, body=None, content_type=None, timeout=None):
