@@ -52,11 +52,14 @@ def observe(engine, spec):
     """The objects the call acts on (in check mode as the simulated writes left them)."""
     ns = spec.namespace
     if spec.backend == "replicas":
+        # The namespace's Deployments first (the Service must reach no other workload):
+        # the stable and the canary are then found in that list, not read again.
+        deployments = engine.list(DEPLOYMENT, ns)
         return ReplicasObserved(
             stable=engine.get(DEPLOYMENT, ns, spec.stable_deployment),
             canary=engine.get(DEPLOYMENT, ns, spec.canary_deployment),
             service=engine.get(SERVICE, ns, spec.service),
-            deployments=engine.list(DEPLOYMENT, ns),
+            deployments=deployments,
         )
     nginx = spec.nginx
     return NginxObserved(
