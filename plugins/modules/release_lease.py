@@ -28,6 +28,13 @@ description:
     renewed (a take by the same holder is a renew, so the call can be repeated). When another
     holder holds it and it has not expired, the call fails and writes nothing, unless
     O(takeover=true).
+  - A killed job never gives its lease back. The lease records where the holder's
+    ansible-playbook process runs (kernel boot id, process namespace, pid and start time, in
+    the C(progressive.delivery/holder-process) annotation). When a later call runs on the
+    same machine and in the same process namespace, and that process no longer runs, the
+    holder is known to be dead and the lease is taken at once (RV(decision=take_abandoned)).
+    Where that cannot be seen (the holder ran in another AWX job's pod, another container,
+    another machine), the lease is taken once it expired, or with O(takeover=true).
   - O(state=released) gives the lease back when this holder holds it. The holder is cleared
     (the Lease stays, with the last holder in the C(progressive.delivery/last-holder)
     annotation). When another holder holds it (it was taken over from this job), it is left
@@ -103,7 +110,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reads the Lease and says what the call would do (RV(action)); a lease held by
+    description: Reads the Lease and says what the call would do (RV(decision)); a lease held by
       another job fails the call as a real run would. Nothing is written.
   diff_mode:
     support: full
@@ -149,11 +156,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-action:
+decision:
   description:
     - What the call did (or, in check mode, would do). O(state=acquired) C(create),
       C(take) (nobody held it), C(renew) (this holder held it), C(take_expired) (its
-      holder let it expire), C(take_over) (O(takeover)). O(state=released) C(release),
+      holder let it expire), C(take_abandoned) (its holder's process is gone from this
+      machine), C(take_over) (O(takeover)). O(state=released) C(release),
       C(none) (nobody held it), C(other) (another holder holds it; left alone).
   returned: success
   type: str
@@ -208,7 +216,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.lease.backend
     run_lease,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.lease.decide import LeaseHeld
-from ansible_collections.progressive.delivery.plugins.module_utils.lease.holder import this_holder
+from ansible_collections.progressive.delivery.plugins.module_utils.lease.holder import (
+    ThisMachine,
+    this_holder,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
     kube_for,
@@ -234,7 +245,7 @@ def main():
     spec.pop("wait_timeout")
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, lambda: run_lease(module.params, lambda: kube_for(module), this_holder,
-                                         module.check_mode),
+                                         module.check_mode, machine=ThisMachine()),
                refusal_types=(LeaseHeld,))
 
 

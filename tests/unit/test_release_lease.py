@@ -240,16 +240,16 @@ def call(kube, now, check_mode=False, **extra):
 def test_take_renew_release_and_take_again():
     kube = FakeKube()
     first = call(kube, T0)
-    assert first["changed"] and first["action"] == "create"
+    assert first["changed"] and first["decision"] == "create"
     assert first["lease"]["holder"] == ME and first["expires"] == "2026-12-06T04:30:00Z"
     again = call(kube, T0 + 60)
-    assert again["action"] == "renew" and again["lease"]["expires"] == "2026-12-06T04:31:00Z"
+    assert again["decision"] == "renew" and again["lease"]["expires"] == "2026-12-06T04:31:00Z"
     gone = call(kube, T0 + 70, state="released")
-    assert gone["action"] == "release" and gone["lease"]["held"] is False
+    assert gone["decision"] == "release" and gone["lease"]["held"] is False
     assert gone["lease"]["last_holder"] == ME
     assert call(kube, T0 + 80, state="released")["changed"] is False
     other = call(kube, T0 + 90, holder=OTHER)
-    assert other["action"] == "take" and other["lease"]["transitions"] == 1
+    assert other["decision"] == "take" and other["lease"]["transitions"] == 1
     assert kube.writes() == [("create", "Lease", "myapp-release")] + \
         [("replace", "Lease", "myapp-release")] * 3
 
@@ -292,7 +292,7 @@ def test_losing_the_take_of_an_expired_lease_rereads_and_is_refused():
 def test_takeover_and_expiry_say_whose_lease_was_taken():
     kube = FakeKube([lease(holder=OTHER, renewed=T0)])
     result = call(kube, T0 + 5, takeover=True)
-    assert result["action"] == "take_over" and result["lease"]["holder"] == ME
+    assert result["decision"] == "take_over" and result["lease"]["holder"] == ME
     assert result["previous"]["holder"] == OTHER
     assert OTHER in result["warnings"][0]
 
@@ -300,7 +300,7 @@ def test_takeover_and_expiry_say_whose_lease_was_taken():
 def test_check_mode_reports_what_it_would_do_and_writes_nothing():
     kube = FakeKube()
     result = call(kube, T0, check_mode=True)
-    assert result["changed"] and result["action"] == "create"
+    assert result["changed"] and result["decision"] == "create"
     assert result["lease"]["holder"] == ME and kube.writes() == []
     assert kube.obj("Lease", NS, "myapp-release") is None
 
@@ -308,7 +308,7 @@ def test_check_mode_reports_what_it_would_do_and_writes_nothing():
 def test_releasing_a_lease_taken_over_from_us_leaves_it_alone():
     kube = FakeKube([lease(holder=OTHER, renewed=T0)])
     result = call(kube, T0 + 1, state="released")
-    assert result["changed"] is False and result["action"] == "other"
+    assert result["changed"] is False and result["decision"] == "other"
     assert "left the release lease" in result["warnings"][0]
     assert kube.writes() == []
 
@@ -337,3 +337,61 @@ def test_a_duration_rounds_up_to_whole_seconds():
     kube = FakeKube()
     assert call(kube, T0, duration="1.5")["duration_seconds"] == 2
     assert call(kube, T0 + 1, duration="1h30m")["duration_seconds"] == 5400
+
+
+# --- a killed holder on this machine ----------------------------------------------
+HERE = dict(boot_id="boot-1", pid_namespace="pid:[4026531836]")
+
+
+def test_the_playbook_process_is_identified_by_boot_namespace_pid_and_start():
+    identity = hl.process_identity(4302, PROCESSES.get, HERE["boot_id"], HERE["pid_namespace"])
+    assert identity == dict(HERE, pid=4242, start=round(T0 - 2, 2))
+    assert hl.process_identity(4302, PROCESSES.get, None, "ns") is None
+    assert hl.process_identity(702, {702: (1, ["python3"], T0)}.get, "b", "ns") is None
+
+
+@pytest.mark.parametrize("recorded,alive", [
+    (dict(HERE, pid=4242, start=round(T0 - 2, 2)), True),          # still runs
+    (dict(HERE, pid=5555, start=round(T0 - 2, 2)), False),         # gone
+    (dict(HERE, pid=4242, start=round(T0 - 500, 2)), False),       # pid reused by a later process
+    (dict(HERE, boot_id="boot-0", pid=5555, start=1.0), True),     # before a reboot: cannot tell
+    (dict(HERE, pid_namespace="pid:[1]", pid=5555, start=1.0), True),  # another container
+    (None, True),
+    ({}, True),
+])
+def test_a_holder_is_known_dead_only_when_its_process_is_visible_and_gone(recorded, alive):
+    assert hl.holder_alive(recorded, HERE["boot_id"], HERE["pid_namespace"],
+                           PROCESSES.get) is alive
+
+
+class Machine(object):
+    def __init__(self, identity, gone=()):
+        self._identity = identity
+        self.gone = gone
+
+    def identity(self):
+        return self._identity
+
+    def alive(self, recorded):
+        return not (recorded and recorded.get("pid") in self.gone)
+
+
+def test_a_killed_holder_on_this_machine_is_taken_over_at_once_and_a_live_one_refuses():
+    kube = FakeKube()
+    mine = dict(HERE, pid=4242, start=1.5)
+    backend.run_lease(params(holder=OTHER), lambda: kube, None, clock=lambda: T0,
+                      machine=Machine(mine))
+    stored = kube.obj("Lease", NS, "myapp-release")
+    assert hd.holding_of(stored).process == mine
+    with pytest.raises(decide.LeaseHeld):
+        backend.run_lease(params(), lambda: kube, None, clock=lambda: T0 + 1,
+                          machine=Machine(dict(HERE, pid=5000, start=9.0)))
+    result = backend.run_lease(params(), lambda: kube, None, clock=lambda: T0 + 2,
+                               machine=Machine(dict(HERE, pid=5000, start=9.0), gone=(4242,)))
+    assert result["decision"] == "take_abandoned"
+    assert "(pid 4242) no longer runs on this machine" in result["warnings"][0]
+    assert hd.holding_of(kube.obj("Lease", NS, "myapp-release")).process["pid"] == 5000
+    released = backend.run_lease(params(state="released"), lambda: kube, None,
+                                 clock=lambda: T0 + 3, machine=Machine(None))
+    assert released["decision"] == "release"
+    assert hd.PROCESS not in kube.obj("Lease", NS, "myapp-release")["metadata"]["annotations"]

@@ -76,8 +76,9 @@ def validate(params):
 class LeaseBackend(object):
     """Plans the one write of a call (acquired or released) on the Lease as read."""
 
-    def __init__(self, params, name, holder, duration, now):
+    def __init__(self, params, name, holder, duration, now, machine=None):
         self.params = params
+        self.machine = machine
         self.name = name
         self.holder = holder
         self.duration = duration
@@ -91,31 +92,34 @@ class LeaseBackend(object):
         p = self.params
         self.action, writes = decide.plan(
             p["state"], p["namespace"], self.name, p["name"], lease, self.holder,
-            self.duration, self.now, takeover=p.get("takeover"), purpose=p.get("purpose"))
+            self.duration, self.now, takeover=p.get("takeover"), purpose=p.get("purpose"),
+            process=self.machine.identity() if self.machine else None,
+            alive=self.machine.alive if self.machine else None)
         return writes
 
 
-def run_lease(params, kube_for, holder_of, check_mode=False, clock=time.time):
+def run_lease(params, kube_for, holder_of, check_mode=False, clock=time.time, machine=None):
     """One release_lease call. ``kube_for()`` makes the client; ``holder_of(context)`` the
-    default identity."""
+    default identity; ``machine`` (holder.ThisMachine) where this call's playbook process
+    runs, and whether a holder's recorded process still runs (None: neither is known)."""
     name, duration = validate(params)
     holder = params.get("holder") or holder_of(params.get("holder_context"))
     engine = Engine(kube_for(), check_mode=check_mode, wait=False)
     now = clock()
-    backend = LeaseBackend(params, name, holder, duration, now)
+    backend = LeaseBackend(params, name, holder, duration, now, machine)
     unused_first, lease, writes = engine.reconcile(lambda: backend.observe(engine), backend.plan)
     after = engine.written.get((hd.LEASE.kind, params["namespace"], name), lease) \
         if writes else lease
     action = backend.action
     result = dict(
-        changed=engine.changed, action=action, holder=holder, lease_name=name,
+        changed=engine.changed, decision=action, holder=holder, lease_name=name,
         lease=hd.view(after, now), previous=hd.view(lease, now),
         message=decide.message(action, name, params["namespace"], holder, lease, now, duration),
         now=hd.show_time(now))
     if action in decide.ACQUIRE:
         result["expires"] = hd.show_time(now + duration)
         result["duration_seconds"] = duration
-    if action in ("take_expired", "take_over", "other"):
+    if action in ("take_expired", "take_abandoned", "take_over", "other"):
         engine.warnings.append(result["message"])
     if engine.warnings:
         result["warnings"] = list(engine.warnings)

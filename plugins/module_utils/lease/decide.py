@@ -11,6 +11,8 @@ Taking the lease:
   nobody holds it (released)     -> take
   we hold it                     -> renew      (same holder: a re-run of the take renews it)
   another holder, expired        -> take_expired
+  another holder, process gone   -> take_abandoned (its ansible-playbook ran on this machine
+                                                and no longer runs: a killed job)
   another holder, live, takeover -> take_over  (the operator says that job is dead)
   another holder, live           -> refuse     (LeaseHeld, nothing written)
 Every write to an existing Lease is a replace carrying the resourceVersion read, so two jobs
@@ -27,11 +29,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 
 from ansible_collections.progressive.delivery.plugins.module_utils.engine import Write
 from ansible_collections.progressive.delivery.plugins.module_utils.lease import holding as hd
 
-ACQUIRE = ("create", "take", "renew", "take_expired", "take_over")
+ACQUIRE = ("create", "take", "renew", "take_expired", "take_abandoned", "take_over")
 RELEASE = ("release", "none", "other")
 TAKEOVER_HINT = ("set takeover: true on release_lease (in the roles: bluegreen_lease_takeover "
                  "or canary_lease_takeover)")
@@ -46,8 +49,9 @@ class LeaseHeld(Exception):
         self.result = result or {}
 
 
-def acquire_action(lease, holder, now, takeover=False):
-    """One of ACQUIRE, or "refuse"."""
+def acquire_action(lease, holder, now, takeover=False, alive=None):
+    """One of ACQUIRE, or "refuse". ``alive(process)`` says whether the process a holder
+    recorded still runs (False only when it is known to be gone)."""
     if lease is None:
         return "create"
     holding = hd.holding_of(lease)
@@ -57,6 +61,8 @@ def acquire_action(lease, holder, now, takeover=False):
         return "renew"
     if holding.expired(now):
         return "take_expired"
+    if alive is not None and not alive(holding.process):
+        return "take_abandoned"
     return "take_over" if takeover else "refuse"
 
 
@@ -72,8 +78,10 @@ def refusal(where, lease, now):
     """The message of a refused take: who holds it, since when, until when, what to do."""
     holding = hd.holding_of(lease)
     return ("the release lease %s is held by %s. Another release of this app is under way: "
-            "wait for it to finish. If that job is dead (killed), either wait until the lease "
-            "expires (a later run then takes it over by itself) or, to take it over now, %s."
+            "wait for it to finish. If that job is dead (killed on another machine or in "
+            "another container; on this one its lease would have been taken at once), either "
+            "wait until the lease expires (a later run then takes it by itself) or, to take "
+            "it over now, %s."
             % (where, hd.describe(holding, now), TAKEOVER_HINT))
 
 
@@ -96,8 +104,9 @@ def _base(namespace, name, app, current):
     return body
 
 
-def acquired_body(action, namespace, name, app, current, holder, duration, now, purpose=None):
-    """The Lease after a take (create, take, renew, take_expired, take_over)."""
+def acquired_body(action, namespace, name, app, current, holder, duration, now, purpose=None,
+                  process=None):
+    """The Lease after a take (one of ACQUIRE); ``process``: where this holder runs."""
     body = _base(namespace, name, app, current)
     spec, annotations = body["spec"], body["metadata"]["annotations"]
     before = hd.holding_of(current)
@@ -114,10 +123,12 @@ def acquired_body(action, namespace, name, app, current, holder, duration, now, 
         spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
     if before is not None and before.holder != holder:
         annotations[hd.LAST_HOLDER] = before.holder
-    if purpose:
-        annotations[hd.PURPOSE] = purpose
-    else:
-        annotations.pop(hd.PURPOSE, None)
+    for key, value in ((hd.PURPOSE, purpose),
+                       (hd.PROCESS, json.dumps(process, sort_keys=True) if process else None)):
+        if value:
+            annotations[key] = value
+        else:
+            annotations.pop(key, None)
     return body
 
 
@@ -130,12 +141,14 @@ def released_body(namespace, name, app, current, holder, now):
     spec["renewTime"] = hd.format_time(now)
     annotations[hd.LAST_HOLDER] = holder
     annotations.pop(hd.PURPOSE, None)
+    annotations.pop(hd.PROCESS, None)
     return body
 
 
 def plan(state, namespace, name, app, lease, holder, duration, now, takeover=False,
-         purpose=None):
-    """(action, [Write]) of one call on the Lease as read; raises LeaseHeld on refusal."""
+         purpose=None, process=None, alive=None):
+    """(action, [Write]) of one call on the Lease as read; raises LeaseHeld on refusal.
+    ``process``: where this holder runs; ``alive``: as for acquire_action."""
     where = "%s in %s" % (name, namespace)
     if state == "released":
         action = release_action(lease, holder)
@@ -144,16 +157,18 @@ def plan(state, namespace, name, app, lease, holder, duration, now, takeover=Fal
         body = released_body(namespace, name, app, lease, holder, now)
         return action, [Write("replace", hd.LEASE, namespace, name, body,
                               "release lease %s (held by %s)" % (name, holder))]
-    action = acquire_action(lease, holder, now, takeover)
+    action = acquire_action(lease, holder, now, takeover, alive)
     if action == "refuse":
         raise LeaseHeld(refusal(where, lease, now),
                         dict(lease=hd.view(lease, now), holder=holder))
-    body = acquired_body(action, namespace, name, app, lease, holder, duration, now, purpose)
+    body = acquired_body(action, namespace, name, app, lease, holder, duration, now, purpose,
+                         process)
     words = {
         "create": "create lease %s for %s",
         "take": "take lease %s (free) for %s",
         "renew": "renew lease %s for %s",
         "take_expired": "take over expired lease %s for %s",
+        "take_abandoned": "take over lease %s (its holder's process is gone) for %s",
         "take_over": "take over lease %s (takeover) for %s",
     }[action] % (name, holder)
     verb = "create" if action == "create" else "replace"
@@ -169,9 +184,13 @@ def message(action, name, namespace, holder, before, now, duration=None):
         until = "until %s unless renewed" % hd.show_time(now + duration)
         if action == "renew":
             return "renewed the release lease %s for %s, %s" % (where, holder, until)
-        if action in ("take_expired", "take_over"):
-            return ("took the release lease %s over for %s, %s; it was held by %s"
-                    % (where, holder, until, hd.describe(held, now)))
+        if action in ("take_expired", "take_over", "take_abandoned"):
+            gone = ""
+            if action == "take_abandoned":
+                gone = "; that job's ansible-playbook (pid %s) no longer runs on this machine" % (
+                    (held.process or {}).get("pid"))
+            return ("took the release lease %s over for %s, %s; it was held by %s%s"
+                    % (where, holder, until, hd.describe(held, now), gone))
         return "took the release lease %s for %s, %s" % (where, holder, until)
     if action == "release":
         return "released the release lease %s (held by %s)" % (where, holder)

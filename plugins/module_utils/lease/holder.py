@@ -13,6 +13,12 @@ operator of the job that is refused.
   (a pid is reused only after its process ended, and the start time tells the two apart).
   Where no ansible-playbook process is found (a module run on a remote host), the module's
   parent process stands in, which differs between tasks: pass ``holder`` there.
+
+A killed job never gives its lease back. When the holder's ansible-playbook process ran on
+this machine (the same kernel boot and the same process namespace, so /proc shows it), a
+later run can see that it is gone and take the lease at once: ``process_identity`` is
+kept in the Lease, ``holder_alive`` judges it. Elsewhere (an AWX job's pod, another
+machine) nothing can be seen, and the lease is taken only once it expired or with takeover.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -108,3 +114,57 @@ def this_holder(context=None):
         user = None
     return default_holder(os.environ, read_linux_process, os.getpid(), user=user,
                           host=socket.gethostname(), context=context)
+
+
+def process_identity(pid, read_process, boot_id, pid_namespace):
+    """What identifies the ansible-playbook process above ``pid`` on this machine, as a
+    dict for the Lease (None when there is none): the kernel boot and process namespace it
+    runs in, its pid and start time (a pid reused by a later process starts later)."""
+    found = playbook_process(pid, read_process)
+    if found is None or not boot_id or not pid_namespace:
+        return None
+    return dict(boot_id=boot_id, pid_namespace=pid_namespace, pid=found[0],
+                start=round(found[1], 2))
+
+
+def holder_alive(recorded, boot_id, pid_namespace, read_process):
+    """False only when the holder's process is known to be gone: it ran in this boot and
+    this process namespace, and its pid is not running, or runs a later process. True when
+    that cannot be seen from here (another machine, container, or nothing recorded)."""
+    if not isinstance(recorded, dict) or not recorded.get("pid"):
+        return True
+    if recorded.get("boot_id") != boot_id or recorded.get("pid_namespace") != pid_namespace:
+        return True
+    info = read_process(recorded["pid"])
+    return info is not None and round(info[2], 2) == recorded.get("start")
+
+
+def _first_line(path):
+    try:
+        with open(path) as handle:
+            return handle.readline().strip() or None
+    except OSError:
+        return None
+
+
+def _pid_namespace():
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+class ThisMachine(object):
+    """The running module's view of processes: its playbook process, and whether a
+    recorded holder's process still runs."""
+
+    def __init__(self):
+        self.boot_id = _first_line("/proc/sys/kernel/random/boot_id")
+        self.pid_namespace = _pid_namespace()
+
+    def identity(self):
+        return process_identity(os.getpid(), read_linux_process, self.boot_id,
+                                self.pid_namespace)
+
+    def alive(self, recorded):
+        return holder_alive(recorded, self.boot_id, self.pid_namespace, read_linux_process)

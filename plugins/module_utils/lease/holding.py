@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
+import json
 import re
 import time
 from collections import namedtuple
@@ -25,16 +26,21 @@ LEASE = Resource("coordination.k8s.io/v1", "Lease", "leases", True)
 PURPOSE = "progressive.delivery/lease-purpose"
 # Who held it before: the holder that released it, or the one a take-over replaced.
 LAST_HOLDER = "progressive.delivery/last-holder"
+# Where the holder's ansible-playbook process runs (holder.process_identity), as JSON: a
+# later run on the same machine can see that a killed holder is gone.
+PROCESS = "progressive.delivery/holder-process"
 RELEASE_OF = "progressive.delivery/release-of"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "progressive.delivery")
 
 _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:?\d\d)?$")
 
 
-class Holding(namedtuple("Holding", "holder acquired renewed duration expires purpose transitions")):
+class Holding(namedtuple("Holding", "holder acquired renewed duration expires purpose transitions "
+                                    "process")):
     """A held Lease as read. Times are epoch seconds (None when the Lease lacks them);
     ``expires`` is None when the Lease says nothing of its duration (then it counts as
-    expired: a holder that never said for how long cannot keep others out for ever)."""
+    expired: a holder that never said for how long cannot keep others out for ever).
+    ``process``: where the holder's process runs (a dict), when it said."""
 
     def expired(self, now):
         return self.expires is None or now >= self.expires
@@ -107,7 +113,15 @@ def holding_of(lease):
     expires = renewed + duration if renewed is not None and duration is not None else None
     annotations = (lease.get("metadata") or {}).get("annotations") or {}
     return Holding(holder, acquired, renewed, duration, expires, annotations.get(PURPOSE),
-                   spec.get("leaseTransitions") or 0)
+                   spec.get("leaseTransitions") or 0, _process(annotations.get(PROCESS)))
+
+
+def _process(text):
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def describe(holding, now):
