@@ -42,7 +42,7 @@ description:
   - Every write is conditional. A create carries no resourceVersion, so if another job
     created the Lease first the API server answers 409 AlreadyExists; an update carries the
     resourceVersion read, so if another job changed the Lease in between the API server
-    answers 409 Conflict. Either way the module reads the Lease again and decides again:
+    answers 409 Conflict. Either way the module reads the Lease again and decides again;
     of two jobs taking a free or expired lease at once, exactly one gets it.
   - The bluegreen and canary roles take this lease before their first write and give it
     back at the end of the release, whether it succeeded, failed or rolled back.
@@ -83,7 +83,7 @@ options:
     type: str
   duration:
     description:
-      - How long the lease lasts after it is taken or renewed, unless renewed again: a
+      - How long the lease lasts after it is taken or renewed, unless renewed again, as a
         duration (C(90s), C(10m), C(1h30m)) or seconds. It must outlast the longest stretch
         of the release between two renewals, or another job could take the lease while this
         one still releases; it is also how long a killed job keeps others out.
@@ -92,7 +92,7 @@ options:
   takeover:
     description:
       - With O(state=acquired), take the lease even though another holder holds it and it
-        has not expired. Use it only when you know that job is dead (killed, its pod gone):
+        has not expired. Use it only when you know that job is dead (killed, its pod gone);
         taking the lease from a live job lets both write. The holder it was taken from is
         named in the result's warning and in the C(progressive.delivery/last-holder)
         annotation.
@@ -118,7 +118,7 @@ attributes:
 notes:
   - Expiry is judged on the clock of the host the module runs on; jobs whose hosts' clocks
     disagree judge it differently by that much.
-  - RBAC: C(get), C(create) and C(update) on C(leases) in the C(coordination.k8s.io) group
+  - Needs C(get), C(create) and C(update) on C(leases) in the C(coordination.k8s.io) group
     (see the Roles in C(deploy/rbac)).
 """
 
