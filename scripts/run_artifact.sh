@@ -45,6 +45,10 @@ EOF
 # A fresh collections path, and no other copy of anything on the search path.
 export ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 ANSIBLE_INVENTORY_UNPARSED_WARNING=0
+# ansible-core 2.19 imports cryptography's DSA support for its SSH agent, and cryptography
+# 51 warns about DSA on import: ansible-core's warning, not ours. Only that one line is
+# silenced (by the module that triggers it), so any other warning still fails the check.
+export PYTHONWARNINGS=ignore::UserWarning:ansible._internal._ssh._ssh_agent
 # The dependency comes from the dev venv's copy (CI has no Galaxy server to fetch it from).
 kubernetes_core=$(dev_collection kubernetes.core)
 "$VENV/bin/ansible-galaxy" collection install --offline -p "$work/collections" \

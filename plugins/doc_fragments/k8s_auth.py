@@ -16,7 +16,11 @@ options:
     description:
       - Path to a kubeconfig file, or the kubeconfig content as a dictionary (never
         logged, since it can carry tokens and keys).
-      - Defaults to C(~/.kube/config); inside a pod without one, the service account is used.
+      - Defaults to C(~/.kube/config) (or the files E(KUBECONFIG) lists); inside a pod without
+        one, the service account is used.
+      - Token, token file, client certificate, basic auth and exec credential plugin users are
+        read directly; a user with a legacy C(auth-provider) (oidc, gcp, azure) is loaded with
+        the C(kubernetes) Python library.
       - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
     type: raw
   context:
@@ -93,7 +97,8 @@ options:
         type: str
   persist_config:
     description:
-      - Whether to write refreshed tokens back to the kubeconfig file.
+      - Whether to write refreshed tokens back to the kubeconfig file (the oidc C(auth-provider)
+        refreshes them; other credentials are never written).
       - Can also be set with E(K8S_AUTH_PERSIST_CONFIG).
     type: bool
   impersonate_user:

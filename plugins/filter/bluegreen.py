@@ -62,9 +62,9 @@ def bluegreen_result(version, check_mode=False, failed=False, promoted=False, li
             summary = "Live traffic was not touched (%s)." % (live_before or "none")
             if not live_known:
                 summary = ("Live traffic was not touched: the release stopped while deploying "
-                           "the candidate %s, before reading what is live, so whatever was "
-                           "live before the release still is; the candidate may be partly "
-                           "deployed beside it." % version)
+                           "the candidate %s, before the role had recorded what is live, so "
+                           "whatever was live before the release still is (the error above "
+                           "says what the step wrote and what is live)." % version)
         return _result(outcome, live, live_before, version, failed_gates or [], summary)
     if check_mode:
         return _result("check_mode", live_before, previous, version, [],

@@ -44,12 +44,49 @@ def fleet_cluster_action(record, release, version):
     return plan.cluster_action(_plain(record or {}), release, version)
 
 
-def fleet_record_json(release, version, wave, phase, now, reason=None):
+def fleet_record_json(release, version, wave, phase, now, reason=None, rollback_to=None):
     try:
-        return json.dumps(plan.new_record(release, version, int(wave), phase, now, reason),
+        return json.dumps(plan.new_record(release, version, int(wave), phase, now, reason,
+                                          _plain(rollback_to) if rollback_to else None),
                           sort_keys=True)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc))
+
+
+def fleet_recorded_way_back(record, release, version):
+    return plan.recorded_way_back(_plain(record or {}), release, version)
+
+
+def fleet_way_back(facts, strategy, backend, switched, recorded=None):
+    return plan.way_back(strategy, backend, bool(switched), _plain(facts or {}),
+                         _plain(recorded) if recorded else None)
+
+
+def fleet_bluegreen_rollback_facts(way, backend, host=""):
+    try:
+        return plan.bluegreen_rollback_facts(backend, _plain(way) if way else None, host)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def fleet_canary_rollback_vars(settings, current, previous):
+    try:
+        return plan.canary_rollback_vars(_plain(settings), _plain(current or {}), previous)
+    except (ValidationError, ValueError) as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+def fleet_check_canary_rollback(settings):
+    """True, or a filter error naming what is wrong with fleet_canary_rollback."""
+    try:
+        plan.check_canary_rollback(_plain(settings))
+    except ValidationError as exc:
+        raise AnsibleFilterError(str(exc))
+    return True
+
+
+def fleet_outcome(cluster_outcomes, halted):
+    return plan.fleet_outcome(bool(halted), _plain(cluster_outcomes or {}))
 
 
 def fleet_max_failed(value, wave_size):
@@ -65,9 +102,10 @@ def fleet_verdict(outcomes, wave_index, allowed_failures, fleet_gate_passed=True
                              bool(fleet_gate_passed), fleet_gate_summary)
 
 
-def fleet_rollback_targets(waves_plan, halted_wave, failed, released, rollback_released):
+def fleet_rollback_targets(waves_plan, halted_wave, failed, released, rollback_released,
+                           gate_failed=False):
     return plan.rollback_targets(_plain(waves_plan), int(halted_wave), _plain(failed),
-                                 _plain(released), bool(rollback_released))
+                                 _plain(released), bool(rollback_released), bool(gate_failed))
 
 
 def fleet_facts(hosts, hostvars, name, default=None):
@@ -100,4 +138,10 @@ class FilterModule(object):
             "fleet_rollback_targets": fleet_rollback_targets,
             "fleet_facts": fleet_facts,
             "fleet_plan_lines": fleet_plan_lines,
+            "fleet_recorded_way_back": fleet_recorded_way_back,
+            "fleet_way_back": fleet_way_back,
+            "fleet_bluegreen_rollback_facts": fleet_bluegreen_rollback_facts,
+            "fleet_canary_rollback_vars": fleet_canary_rollback_vars,
+            "fleet_check_canary_rollback": fleet_check_canary_rollback,
+            "fleet_outcome": fleet_outcome,
         }

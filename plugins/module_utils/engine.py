@@ -28,12 +28,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import copy
 import time
 from collections import namedtuple
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     FIELD_MANAGER,
+    JSON_PATCH,
     KubeError,
     merge_patch,
 )
@@ -43,13 +45,15 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait impo
 )
 # How many times a write may lose to another writer (409) before the call gives up.
 CONFLICT_RETRIES = 3
-VERBS = ("create", "patch", "apply", "replace", "delete")
+VERBS = ("create", "patch", "json_patch", "apply", "replace", "delete")
 
 
 class Write(namedtuple("Write", "verb resource namespace name body description")):
-    """One write of one object. ``body``: the object (create, apply, replace) or a JSON
-    merge patch (patch; put ``metadata.resourceVersion`` in it to make it conditional).
-    ``description`` is the line the module reports in ``actions``."""
+    """One write of one object. ``body``: the object (create, apply, replace), a JSON
+    merge patch (patch; put ``metadata.resourceVersion`` in it to make it conditional)
+    or a JSON patch (json_patch: a list of RFC 6902 operations; a ``test`` operation makes
+    it conditional on one field only, see ``lost_race``). ``description`` is the line the
+    module reports in ``actions``."""
 
     def __new__(cls, verb, resource, namespace, name, body=None, description=None):
         if verb not in VERBS:
@@ -72,7 +76,6 @@ class Engine(object):
 
     def __init__(self, kube, check_mode=False, wait=True, wait_timeout=300,
                  diff_view=None, clock=time.monotonic, dry_run_create=False):
-        self.kube = kube
         self.check_mode = check_mode
         # check mode: send creates as server dry runs too (the server validates and
         # defaults the new object), for backends whose check mode promises that
@@ -90,6 +93,10 @@ class Engine(object):
         self.originals = {}  # the same keys -> object as read before our first write to it
         self.simulated = {}  # check mode: the same, for the reads that follow
         self.conflicts = 0
+        self.reads = ReadCache()
+        # backends wait, prove and restore through ``engine.kube``: their reads refresh
+        # the cache, their watches and writes forget it (CachingClient)
+        self.kube = CachingClient(kube, self.reads)
 
     @property
     def changed(self):
@@ -101,16 +108,26 @@ class Engine(object):
 
     # --- reading ---------------------------------------------------------
     def get(self, resource, namespace, name):
-        """The object, or None; in check mode as the simulated writes left it."""
+        """The object, or None; in check mode as the simulated writes left it. Read once
+        per call: again only after this call wrote it, waited, or lost a 409."""
         key = (resource.kind, namespace, name)
         if key in self.simulated:
             return copy.deepcopy(self.simulated[key])
-        return self.kube.get_or_none(resource, namespace, name)
+        found, obj = self.reads.get(resource, namespace, name)
+        if not found:
+            obj = self.reads.put(resource, namespace, name,
+                                 self.kube.unwrapped.get_or_none(resource, namespace, name))
+        return copy.deepcopy(obj)
 
     def list(self, resource, namespace, label_selector=None):
-        """The items of a list; in check mode with the simulated writes folded in."""
-        items = self.kube.list(resource, namespace, label_selector=label_selector)
-        items = items.get("items") or []
+        """The items of a list; in check mode with the simulated writes folded in. Read
+        once per call, like ``get``."""
+        items = self.reads.get_list(resource, namespace, label_selector)
+        if items is None:
+            listed = self.kube.unwrapped.list(resource, namespace, label_selector=label_selector)
+            items = self.reads.put_list(resource, namespace, label_selector,
+                                        listed.get("items") or [])
+        items = copy.deepcopy(items)
         if not self.simulated:
             return items
         by_name = dict(((resource.kind, namespace, i["metadata"]["name"]), i) for i in items)
@@ -133,8 +150,11 @@ class Engine(object):
             current = self.get(write.resource, write.namespace, write.name)
         label = "%s/%s" % (write.resource.kind, write.name)
         before = self.diff_view(current)
-        result = simulate(write, current, self.kube, self.dry_run_create) if self.check_mode \
-            else self._send(write)
+        if self.check_mode:
+            result = simulate(write, current, self.kube.unwrapped, self.dry_run_create)
+        else:
+            result = self._send(write)
+            self.reads.written(write.resource, write.namespace, write.name, current, result)
         if changed is not None and current is not None and not changed(current, result):
             return result
         self.before.setdefault(label, before)
@@ -148,12 +168,15 @@ class Engine(object):
         return result
 
     def _send(self, write):
-        kube, r, ns, name, body = self.kube, write.resource, write.namespace, write.name, \
-            write.body
+        # the client itself: the engine forgets just what it wrote (ReadCache.written)
+        kube, r, ns, name, body = self.kube.unwrapped, write.resource, write.namespace, \
+            write.name, write.body
         if write.verb == "create":
             return kube.create(r, ns, body)
         if write.verb == "patch":
             return kube.patch(r, ns, name, body)
+        if write.verb == "json_patch":
+            return kube.patch(r, ns, name, body, JSON_PATCH)
         if write.verb == "apply":
             return kube.apply(r, ns, name, body, FIELD_MANAGER)
         if write.verb == "replace":
@@ -184,15 +207,19 @@ class Engine(object):
                                 "(%s); is something else changing them?"
                                 % (len(made), "; ".join(w.description for w in made)))
             batch = writes[:1] if one_at_a_time else writes
+            trying = None
             try:
                 for write in batch:
+                    trying = write
                     self.write(write)
                     made.append(write)
                     if settle is not None and self.wait:
                         settle(write)
+                        self.reads.forget()  # time passed: plan again on fresh reads
             except KubeError as exc:
-                if not exc.conflict:
+                if not self.lost_race(exc, trying):
                     raise
+                self.reads.forget()  # the re-plan must see the other writer's change
                 self.conflicts += 1
                 if self.conflicts > CONFLICT_RETRIES:
                     raise ConflictError(
@@ -202,6 +229,39 @@ class Engine(object):
                 continue
             if not one_at_a_time:
                 return first, observed, made
+
+    def lost_race(self, exc, write):
+        """The write lost to another writer: a 409 (the resourceVersion read is stale, or
+        the object was created meanwhile), or a JSON patch whose ``test`` operation no
+        longer holds. The API server answers the latter with a bare 422 ("the server
+        rejected our request due to an error in our request", the test's own words are
+        not returned), so the field is read again to tell it from a refused value."""
+        if exc.conflict:
+            return True
+        if exc.status != 422 or write.verb != "json_patch":
+            return False
+        live = self.kube.get_or_none(write.resource, write.namespace, write.name)
+        return live is None or any(
+            value_at(live, _pointer(op["path"])) != op.get("value")
+            for op in write.body if op["op"] == "test")
+
+    def latest(self, resource, namespace, name, read):
+        """The object as this call's last write left it, else ``read`` (no request)."""
+        return self.written.get((resource.kind, namespace, name), read)
+
+    @contextlib.contextmanager
+    def accounting(self, live=None):
+        """An error raised inside (a 403 midway, a timeout) leaves with what this call had
+        written (``exc.actions``) and, from ``live()``, what is live now (``exc.live``),
+        so the failure can say what it left behind (module_entry puts both in the
+        message). ``live`` must not read the cluster: the error may be a lost permission."""
+        try:
+            yield
+        except (KubeError, WaitError) as exc:
+            if getattr(exc, "actions", None) is None and not self.check_mode:
+                exc.actions = list(self.actions)
+                exc.live = live() if live is not None else None
+            raise
 
     # --- proving ---------------------------------------------------------
     def prove(self, proof, rejected=None):
@@ -250,6 +310,10 @@ class Engine(object):
     # --- the standard call -----------------------------------------------
     def run(self, backend):
         """observe -> plan -> write (409: again) -> prove (reject: restore) -> report."""
+        with self.accounting():
+            return self._run(backend)
+
+    def _run(self, backend):
         first, observed, writes = self.reconcile(
             lambda: backend.observe(self), backend.plan,
             one_at_a_time=getattr(backend, "one_at_a_time", False),
@@ -262,6 +326,133 @@ class Engine(object):
         return self.result(**backend.report(self, first, observed, writes))
 
 
+class ReadCache(object):
+    """What one call has read: objects by (kind, namespace, name), lists by (kind,
+    namespace, label selector); an object is also found in an unselected list of its
+    kind and namespace. A write forgets the object and the lists of its kind and
+    namespace, unless the server's answer shows nothing changed (the same
+    resourceVersion); ``forget()`` drops everything (after a watch, a 409, a settle, a
+    write made past the engine); reads made past it (``CachingClient``) refresh it."""
+
+    def __init__(self):
+        self.objects = {}
+        self.lists = {}
+
+    def get(self, resource, namespace, name):
+        """(found, the object or None when it does not exist)."""
+        key = (resource.kind, namespace, name)
+        if key in self.objects:
+            return True, self.objects[key]
+        items = self.lists.get((resource.kind, namespace, None))
+        if items is None:
+            return False, None
+        for item in items:
+            if (item.get("metadata") or {}).get("name") == name:
+                return True, _with_kind(item, resource)
+        return True, None
+
+    def put(self, resource, namespace, name, obj):
+        self.objects[(resource.kind, namespace, name)] = obj
+        return obj
+
+    def get_list(self, resource, namespace, label_selector):
+        return self.lists.get((resource.kind, namespace, label_selector or None))
+
+    def put_list(self, resource, namespace, label_selector, items):
+        self.lists[(resource.kind, namespace, label_selector or None)] = items
+        return items
+
+    def written(self, resource, namespace, name, before, after):
+        if before is not None and after is not None and _version(before) is not None \
+                and _version(before) == _version(after):
+            return  # the server kept the object as it was (an apply that changed nothing)
+        self.objects.pop((resource.kind, namespace, name), None)
+        for key in list(self.lists):
+            if key[:2] == (resource.kind, namespace):
+                del self.lists[key]
+
+    def forget(self):
+        self.objects.clear()
+        self.lists.clear()
+
+    def _drop_kind(self, resource, namespace):
+        for store in (self.objects, self.lists):
+            for key in list(store):
+                if key[:2] == (resource.kind, namespace):
+                    del store[key]
+
+    def refresh(self, resource, namespace, name, obj):
+        """A read made past the cache: the object as it is now."""
+        for key in list(self.lists):
+            if key[:2] == (resource.kind, namespace):
+                del self.lists[key]  # they may hold an older copy of it
+        self.put(resource, namespace, name, copy.deepcopy(obj))
+
+    def refresh_list(self, resource, namespace, label_selector, field_selector, items):
+        """A list made past the cache: it supersedes what the cache holds of that kind."""
+        name = (field_selector or "").partition("metadata.name=")[2]
+        if field_selector and name and "," not in name and not label_selector:
+            self.refresh(resource, namespace, name,
+                         _with_kind(items[0], resource) if items else None)
+            return
+        self._drop_kind(resource, namespace)
+        if not field_selector:
+            self.put_list(resource, namespace, label_selector, copy.deepcopy(items))
+
+
+class CachingClient(object):
+    """The client as backends use it (``engine.kube``) for their waits, proofs and
+    restores. What it reads is fresher than the engine's copy: a GET or a list narrowed to
+    one name (how a wait reads) replaces that object in the cache, any other list replaces
+    what the cache holds of that kind and namespace. A watch (the call waits for the
+    cluster to move) or a write made past the engine forgets everything read so far."""
+
+    MOVES = ("watch", "create", "patch", "apply", "replace", "delete")
+
+    def __init__(self, kube, reads):
+        self.unwrapped = kube
+        self._reads = reads
+
+    def __getattr__(self, name):
+        attr = getattr(self.unwrapped, name)
+        if name not in self.MOVES:
+            return attr
+
+        def moving(*args, **kwargs):
+            self._reads.forget()
+            return attr(*args, **kwargs)
+        return moving
+
+    def get(self, resource, namespace, name):
+        obj = self.unwrapped.get(resource, namespace, name)
+        self._reads.refresh(resource, namespace, name, obj)
+        return obj
+
+    def get_or_none(self, resource, namespace, name):
+        obj = self.unwrapped.get_or_none(resource, namespace, name)
+        self._reads.refresh(resource, namespace, name, obj)
+        return obj
+
+    def list(self, resource, namespace=None, label_selector=None, field_selector=None):
+        listed = self.unwrapped.list(resource, namespace, label_selector=label_selector,
+                                     field_selector=field_selector)
+        self._reads.refresh_list(resource, namespace, label_selector, field_selector,
+                                 listed.get("items") or [])
+        return listed
+
+
+def _version(obj):
+    return (obj.get("metadata") or {}).get("resourceVersion")
+
+
+def _with_kind(item, resource):
+    """List items come without kind and apiVersion; a GET answer has them."""
+    obj = dict(item)
+    obj.setdefault("kind", resource.kind)
+    obj.setdefault("apiVersion", resource.api_version)
+    return obj
+
+
 def simulate(write, current, kube=None, dry_run_create=False):
     """Check mode: the object as the write would leave it, without writing. Server-side
     apply merges by field ownership, which only the server knows: it is sent as a
@@ -272,6 +463,8 @@ def simulate(write, current, kube=None, dry_run_create=False):
             if dry_run_create else copy.deepcopy(write.body)
     elif write.verb == "patch":
         result = merge_patch(current, write.body)
+    elif write.verb == "json_patch":
+        result = json_patch(current, write.body)
     elif write.verb == "replace":
         result = copy.deepcopy(write.body)
     elif write.verb == "apply":
@@ -294,6 +487,29 @@ def as_rolled_out(obj):
                          updatedReplicas=replicas, readyReplicas=replicas,
                          availableReplicas=replicas)
     return obj
+
+
+def json_patch(current, operations):
+    """Check mode: the object as an RFC 6902 patch of object members would leave it
+    (``test``, ``add``, ``replace``, ``remove``; list indexes are not needed here)."""
+    result = copy.deepcopy(current) if isinstance(current, dict) else {}
+    for op in operations:
+        keys = _pointer(op["path"])
+        parent = result
+        for key in keys[:-1]:
+            parent = parent.setdefault(key, {})
+        if op["op"] in ("add", "replace"):
+            parent[keys[-1]] = copy.deepcopy(op["value"])
+        elif op["op"] == "remove":
+            parent.pop(keys[-1], None)
+        elif op["op"] != "test":
+            raise ValueError("unsupported JSON patch operation %r" % (op["op"],))
+    return result
+
+
+def _pointer(path):
+    """A JSON pointer ("/spec/traffic") as keys."""
+    return [k.replace("~1", "/").replace("~0", "~") for k in path.split("/")[1:]]
 
 
 def value_at(obj, path):

@@ -38,20 +38,53 @@ def argument_spec(own):
     return spec
 
 
+def missing_kubeconfig_file(value):
+    """The error for a kubeconfig option naming a file that does not exist, or None.
+
+    Like kubectl's KUBECONFIG, the option may list several files (``a.yaml:b.yaml``);
+    each must exist. The option is no_log (it may be the config itself), which would
+    mask the whole value in the message, so the file is named by its folder and name."""
+    if not isinstance(value, str):
+        return None
+    for path in (p for p in value.split(os.pathsep) if p):
+        if not os.path.exists(os.path.expanduser(path)):
+            folder, name = os.path.split(path)
+            return "kubeconfig: there is no file %r in %s" % (name, folder or ".")
+    return None
+
+
 def kube_for(module):
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"),
                          exception=str(KUBERNETES_IMPORT_ERROR))
-    path = module.params.get("kubeconfig")
-    if isinstance(path, str) and not os.path.exists(os.path.expanduser(path)):
-        # kubeconfig is no_log (it may be the config itself): the whole value would be
-        # masked, so name the file by its folder and its name
-        folder, name = os.path.split(path)
-        module.fail_json(msg="kubeconfig: there is no file %r in %s" % (name, folder or "."))
+    missing = missing_kubeconfig_file(module.params.get("kubeconfig"))
+    if missing:
+        module.fail_json(msg=missing)
     try:
         return Kube(build_api_client(module.params))
     except Exception as exc:  # kubeconfig parse errors come in many types
         module.fail_json(msg="cannot configure the Kubernetes client: %s" % exc)
+
+
+def account(exc):
+    """What a call that failed midway had written and what is live (Engine.accounting)."""
+    if getattr(exc, "actions", None) is None:
+        return {}
+    found = dict(changed=bool(exc.actions), actions=list(exc.actions))
+    if getattr(exc, "live", None):
+        found["live"] = exc.live
+    return found
+
+
+def account_text(exc):
+    """The same, as the end of the failure message."""
+    if getattr(exc, "actions", None) is None:
+        return ""
+    text = ("; written by this call before it stopped: %s" % "; ".join(exc.actions)
+            if exc.actions else "; nothing was written by this call")
+    if getattr(exc, "live", None):
+        text += "; %s" % exc.live
+    return text
 
 
 def run_module(module, work, refusal_types=()):
@@ -62,10 +95,10 @@ def run_module(module, work, refusal_types=()):
         module.fail_json(msg="invalid input: %s" % exc,
                          errors=[dict(field=e.path, message=e.message) for e in exc.errors])
     except WaitError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc) + account_text(exc), **account(exc))
     except KubeError as exc:
-        module.fail_json(msg="Kubernetes API error: %s" % exc, status=exc.status,
-                         reason=exc.reason)
+        module.fail_json(msg="Kubernetes API error: %s%s" % (exc, account_text(exc)),
+                         status=exc.status, reason=exc.reason, **account(exc))
     except refusal_types as exc:
         # A refusal after a write carries what is live now (``result``) for the caller.
         module.fail_json(msg=str(exc), **getattr(exc, "result", {}))

@@ -9,17 +9,19 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: gateway_traffic
-short_description: Weighted, header-matched and mirrored traffic on a Gateway API HTTPRoute
+short_description: Weighted, header-matched and mirrored traffic on a Gateway API HTTPRoute or GRPCRoute
 version_added: 0.1.0
 author:
   - progressive.delivery maintainers (@progressive-delivery)
 description:
-  - Manages the traffic-splitting part of one C(gateway.networking.k8s.io/v1) HTTPRoute, in
-    one idempotent write. Works with any Gateway API implementation that reports route
+  - Manages the traffic-splitting part of one C(gateway.networking.k8s.io/v1) HTTPRoute (or,
+    with O(kind=GRPCRoute), GRPCRoute), in one idempotent write. Works with any Gateway API implementation that reports route
     status (Contour, Envoy Gateway, Istio, NGINX Gateway Fabric, ...).
   - B(The managed rule) is selected by its name (O(rule_name); rule names are in the
-    Gateway API's experimental channel) or else as the one rule whose only match is the
-    path prefix O(path). Its C(backendRefs) become the split in O(weights).
+    Gateway API's experimental channel) or else, in an HTTPRoute, as the one rule whose
+    only match is the path prefix O(path); in a GRPCRoute, as the one rule whose only
+    match is the gRPC O(method) (without O(method), the rule with no match, which takes
+    every call). Its C(backendRefs) become the split in O(weights).
   - B(Weights are percents.) The Gateway API's weights are relative; this module takes
     percents that sum to 100 and writes each percent as the weight, so the route reads as
     shares. An existing split with the same shares (19/1 for 95/5) is left as it is.
@@ -33,8 +35,15 @@ description:
     rules, filters and fields are kept. The write carries the resourceVersion it read; if
     someone else wrote in between, the module reads and plans again, so their change is
     never overwritten.
-  - B(Before writing) it checks that every Service named exists in the namespace with the
-    port, that the percents are sane, and that each parent Gateway exists and has a
+  - B(Services in other namespaces.) A Service is named by its name in the route's
+    namespace and as C(namespace/name) in another one (in O(weights), O(header.backend)
+    and O(mirror.backend)); the backendRef then carries that namespace. The Gateway API
+    allows such a reference only when a C(ReferenceGrant) in the Service's namespace lets
+    HTTPRoutes from the route's namespace refer to that Service (by name, or to every
+    Service there).
+  - B(Before writing) it checks that every Service named exists with the port, that a
+    ReferenceGrant allows each Service in another namespace (the error says which grant
+    to create), that the percents are sane, and that each parent Gateway exists and has a
     listener that admits HTTPRoutes from this namespace (C(from=Same) and C(from=All) are
     judged here; a namespace C(Selector) is left to the controller). Every problem is
     reported at once, with its field and value; nothing is written.
@@ -48,7 +57,8 @@ options:
     type: str
     required: true
   namespace:
-    description: Namespace of the HTTPRoute and of the Services it routes to.
+    description:
+      - Namespace of the HTTPRoute, and of the Services named without a namespace.
     type: str
     required: true
   parent_refs:
@@ -72,18 +82,40 @@ options:
     description: Hostnames of a route this module creates.
     type: list
     elements: str
+  kind:
+    description:
+      - The route's kind. A GRPCRoute has the same weights, header rule and mirror; its
+        rules are found by O(method) instead of O(path).
+    type: str
+    choices: [HTTPRoute, GRPCRoute]
+    default: HTTPRoute
   rule_name:
     description:
       - Name of the managed rule (C(rules[].name)). The header rule is then named
         C(<rule_name>-header). Without it, rules are found by O(path).
     type: str
   path:
-    description: Path prefix the managed rule matches on (and is found by).
+    description:
+      - HTTPRoute only. Path prefix the managed rule matches on (and is found by); default V(/).
     type: str
-    default: /
+  method:
+    description:
+      - GRPCRoute only. The gRPC method the managed rule matches on (and is found by), an
+        C(Exact) method match with O(method.service), O(method.method) or both (Contour
+        accepts only both). Omitted, the managed rule is the one without matches (every
+        call).
+    type: dict
+    suboptions:
+      service:
+        description: The gRPC service, C(package.Service).
+        type: str
+      method:
+        description: The method name.
+        type: str
   weights:
     description:
       - "Service name to percent of the rule's traffic, for example C({stable: 95, canary: 5})."
+      - "A Service in another namespace is C(namespace/name): C({stable: 95, shared/canary: 5})."
       - Percents are whole numbers from 0 to 100 that sum to 100; 0 keeps the Service in the
         rule with no traffic; at least one is not 0. Omitted, the split is left as it is.
     type: dict
@@ -108,7 +140,7 @@ options:
         choices: [Exact, RegularExpression]
         default: Exact
       backend:
-        description: The Service that receives the matching requests.
+        description: The Service that receives the matching requests (C(name) or C(namespace/name)).
         type: str
       state:
         description: V(absent) removes the header rule.
@@ -120,7 +152,9 @@ options:
     type: dict
     suboptions:
       backend:
-        description: The Service that receives the copies (with V(absent), omitted removes every mirror filter of the rule).
+        description:
+          - The Service that receives the copies (C(name) or C(namespace/name)).
+          - With V(absent), omitted removes every mirror filter of the rule.
         type: str
       percent:
         description: Percent of requests copied (1-100).
@@ -133,9 +167,10 @@ options:
         default: present
   validate_refs:
     description:
-      - Read the Services and the parent Gateways to validate the call before writing.
+      - Read the Services, the ReferenceGrants of the namespaces of Services in other
+        namespaces, and the parent Gateways to validate the call before writing.
         With V(false) only the controller judges the references (credentials that cannot
-        read Services or Gateways); O(port) is then required for Services new to the rule.
+        read them); O(port) is then required for Services new to the rule.
     type: bool
     default: true
 extends_documentation_fragment:
@@ -151,7 +186,10 @@ attributes:
 notes:
   - Gateway API v1.0 or later (C(gateway.networking.k8s.io/v1) HTTPRoute). C(rules[].name)
     needs the experimental channel's CRD; on the standard channel use O(path).
-  - Backends in other namespaces (ReferenceGrant) and GRPCRoute are not managed.
+  - ReferenceGrant is read at C(gateway.networking.k8s.io/v1beta1), the version every
+    Gateway API release since v0.6 serves in its standard channel.
+  - GRPCRoute is C(gateway.networking.k8s.io/v1) (Gateway API v1.1 or later); the parent
+    Gateway's listener must admit GRPCRoutes (C(allowedRoutes.kinds)).
 seealso:
   - module: progressive.delivery.k8s_canary
 """
@@ -180,6 +218,29 @@ EXAMPLES = r"""
     weights: {shop-stable: 100, shop-canary: 0}
     mirror: {backend: shop-canary, percent: 100}
 
+- name: 10% to a canary Service in the namespace shared (a ReferenceGrant there must allow it)
+  progressive.delivery.gateway_traffic:
+    namespace: web
+    name: shop
+    weights: {shop-stable: 90, shared/shop-canary: 10}
+
+# The grant, in the Service's namespace:
+#   apiVersion: gateway.networking.k8s.io/v1beta1
+#   kind: ReferenceGrant
+#   metadata: {name: web-routes, namespace: shared}
+#   spec:
+#     from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: web}]
+#     to: [{group: "", kind: Service, name: shop-canary}]
+
+- name: A GRPCRoute, 10% of the calls of shop.Cart/Get to the canary
+  progressive.delivery.gateway_traffic:
+    kind: GRPCRoute
+    namespace: web
+    name: cart
+    parent_refs: [{name: public, namespace: gateways}]
+    method: {service: shop.Cart, method: Get}
+    weights: {cart-stable: 90, cart-canary: 10}
+
 - name: Promote; remove the header rule and the mirror
   progressive.delivery.gateway_traffic:
     namespace: web
@@ -191,7 +252,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 weights:
-  description: The managed rule's split after the call, Service to percent of its traffic.
+  description:
+    - The managed rule's split after the call, Service to percent of its traffic.
+    - Services in another namespace than the route's are named C(namespace/name).
   returned: always
   type: dict
   sample: {shop-stable: 95, shop-canary: 5}
@@ -238,8 +301,10 @@ OWN_SPEC = dict(
         name=dict(type="str", required=True), namespace=dict(type="str"),
         section_name=dict(type="str"))),
     hostnames=dict(type="list", elements="str"),
+    kind=dict(type="str", choices=["HTTPRoute", "GRPCRoute"], default="HTTPRoute"),
     rule_name=dict(type="str"),
-    path=dict(type="str", default="/"),
+    path=dict(type="str"),
+    method=dict(type="dict", options=dict(service=dict(type="str"), method=dict(type="str"))),
     weights=dict(type="dict"),
     port=dict(type="int"),
     header=dict(type="dict", options=dict(

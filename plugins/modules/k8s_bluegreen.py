@@ -254,6 +254,13 @@ actions:
   type: list
   elements: str
   sample: ["Service myapp-lan selector version=v1 -> v2", "delete preview Service myapp-lan-preview"]
+live:
+  description: After a failure midway (a Kubernetes API error such as a missing permission,
+    or a failed wait), what is live now, from what the call read and wrote; the message ends
+    with it and with the writes made before it stopped (also in RV(actions)).
+  returned: on such a failure
+  type: str
+  sample: live traffic is still on v1 (not switched by this call)
 live_version_before:
   description: The live version when the module started (null when none).
   returned: always

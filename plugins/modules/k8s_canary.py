@@ -190,8 +190,19 @@ attributes:
     description: Shows replicas, images, pod labels, Ingress rules and annotations before
       and after.
 notes:
-  - Every write carries the C(resourceVersion) that was read as a precondition; if another
-    writer got there first, the module reads again and plans again.
+  - Every merge patch, replace and update of an existing canary Deployment carries the
+    C(resourceVersion) that was read as a precondition; if another writer got there first,
+    the module reads again and plans again. The server-side apply that creates the canary
+    Deployment carries none (an apply cannot require the object to be absent), so one created
+    by someone else in between is taken over.
+  - A Service whose selector also selects the pods of a Deployment other than the stable
+    and the canary is refused before any write, naming it (the canary would not get the
+    share asked for). An abort is not refused for it.
+  - An abort never takes away the last ready pods. The canary is scaled down (replicas) or
+    its Ingress deleted (nginx) only once the stable version serves; while it is not ready
+    the module waits within O(wait_timeout), then fails keeping the canary serving and
+    saying what is live and what is unready. With O(wait=false) the canary is left
+    serving, with a warning.
   - With the nginx backend nothing waits for the ingress controller (an Ingress has no
     status that proves a weight is in force); the module returns once the objects are
     written.
@@ -273,6 +284,13 @@ actions:
   elements: str
   sample: ["update canary Deployment myapp-canary (ikubernetes/myapp:v2) with 1 replica(s)",
            "scale stable Deployment myapp 10 -> 9"]
+live:
+  description: After a failure midway (a Kubernetes API error such as a missing permission,
+    or a failed wait), what is live now, from what the call read and wrote; the message ends
+    with it and with the writes made before it stopped (also in RV(actions)).
+  returned: on such a failure
+  type: str
+  sample: live traffic is still on v1 (not switched by this call)
 backend:
   description: The backend used.
   returned: always

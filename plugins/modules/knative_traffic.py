@@ -32,8 +32,10 @@ description:
     different tags; named revisions exist and belong to this Service or Configuration;
     a revision that is not Ready gets no traffic, and a failed one is not referenced at
     all, unless O(force=true).
-  - The block is written once, with the C(resourceVersion) that was read as a
-    precondition (a conflict means read and plan again). With O(wait=true) the module
+  - The block is written once, as a JSON patch whose C(test) operation holds the block
+    as it was read. A change of another field in between (an annotation, a label) does
+    not conflict; a change of C(spec.traffic) itself means read, check and plan again,
+    with a warning (after three, the module fails and leaves the other block in place). With O(wait=true) the module
     then watches the object until it is Ready for the new generation and
     C(status.traffic) reports the requested split. If instead the object turns not Ready,
     the previous block is put back (O(rollback_on_failure)) and the module fails saying

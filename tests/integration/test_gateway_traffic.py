@@ -14,6 +14,8 @@ from playbooks import role_play, run_playbook, write_playbook
 from test_rbac import token_kubeconfig
 
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway import plan as gp
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     NAMESPACE,
@@ -206,6 +208,118 @@ def test_bad_input_names_field_and_value_and_writes_nothing(kube, ns):
     assert read(kube, ns) is None
 
 
+# --- Services in another namespace: a ReferenceGrant there must allow the route --------
+REFERENCEGRANT = gp.REFERENCEGRANT
+
+
+@pytest.fixture
+def shared(kube, ns):
+    """A second namespace holding the Service `canary` the route in `ns` refers to."""
+    name = ns[:56] + "-svc"
+    kube.create(NAMESPACE, None, {"metadata": {"name": name,
+                                               "labels": {"progressive.delivery/test": "true"}}})
+    make_services(kube, name, "canary")
+    yield name
+    kube.delete(NAMESPACE, None, name)
+
+
+def reference_grant(kube, shared, route_ns, service="canary"):
+    to = {"group": "", "kind": "Service"}
+    if service:
+        to["name"] = service
+    kube.create(REFERENCEGRANT, shared, {
+        "apiVersion": REFERENCEGRANT.api_version, "kind": "ReferenceGrant",
+        "metadata": {"name": "from-" + route_ns[:50]},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
+                           "namespace": route_ns}], "to": [to]}})
+
+
+def contour_conditions(route):
+    """Contour's conditions on our Gateway: type -> (status, reason, observedGeneration)."""
+    parents = [p for p in route["status"]["parents"] if p["controllerName"] == CONTROLLER]
+    assert len(parents) == 1, route["status"]
+    return dict((c["type"], (c["status"], c["reason"], c["observedGeneration"]))
+                for c in parents[0]["conditions"])
+
+
+def test_reference_grant_crd_is_served(kube, gateway):
+    """The testbed serves ReferenceGrant at the standard channel's version (v1beta1)."""
+    crd = kube.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                              "referencegrants.gateway.networking.k8s.io")
+    served = [v["name"] for v in crd["spec"]["versions"] if v["served"]]
+    assert "v1beta1" in served, served
+
+
+def test_cross_namespace_backend_allowed_by_reference_grant(kube, ns, shared):
+    reference_grant(kube, shared, ns)
+    canary = shared + "/canary"
+    result = traffic(ns, weights={"stable": 90, canary: 10})
+    assert not result.get("failed"), result
+    route = read(kube, ns)
+    assert managed_rule(route)["backendRefs"] == [
+        {"group": "", "kind": "Service", "name": "stable", "port": 80, "weight": 90},
+        {"group": "", "kind": "Service", "name": "canary", "namespace": shared, "port": 80,
+         "weight": 10}]
+    # Contour resolves the reference because of the grant.
+    assert accepted_for_generation(route), route["status"]
+    assert result["weights"] == {"stable": 90, canary: 10}
+    assert result["route"]["rules"] == ["/ -> stable 90%%, %s 10%%" % canary]
+    again = traffic(ns, weights={"stable": 90, canary: 10})
+    assert again["changed"] is False
+
+    # A grant for every Service of the namespace serves as well; the mirror is a reference too.
+    kube.delete(REFERENCEGRANT, shared, "from-" + ns[:50])
+    reference_grant(kube, shared, ns, service=None)
+    result = traffic(ns, mirror={"backend": canary, "percent": 10})
+    assert not result.get("failed"), result
+    assert accepted_for_generation(read(kube, ns))
+
+
+def test_cross_namespace_backend_without_a_grant_refused_before_writing(kube, ns, shared):
+    assert not traffic(ns, weights={"stable": 100}).get("failed")
+    version = read(kube, ns)["metadata"]["resourceVersion"]
+    reference_grant(kube, shared, "some-other-namespace")  # a grant, but not for this route
+    canary = shared + "/canary"
+    result = traffic(ns, weights={"stable": 90, canary: 10})
+    assert result.get("failed"), result
+    assert result["errors"] == [{"field": "weights." + canary, "message": (
+        "no ReferenceGrant in namespace %s allows HTTPRoutes from namespace %s to refer to "
+        "Service canary: create one in %s with spec.from [{group: gateway.networking.k8s.io, "
+        "kind: HTTPRoute, namespace: %s}] and spec.to [{group: \"\", kind: Service, name: "
+        "canary}] (or without name for every Service there)" % (shared, ns, shared, ns))}]
+    assert read(kube, ns)["metadata"]["resourceVersion"] == version
+
+
+def test_without_a_grant_contour_refuses_the_reference(kube, ns, shared):
+    """What the validation prevents: the same reference written without it (validate_refs
+    off) is refused by Contour with RefNotPermitted, and the module puts the rule back."""
+    assert not traffic(ns, weights={"stable": 100}).get("failed")
+    before = read(kube, ns)
+    result = traffic(ns, weights={"stable": 90, shared + "/canary": 10}, port=80,
+                     validate_refs=False)
+    assert result.get("failed"), result
+    assert ("ResolvedRefs=False (RefNotPermitted): Spec.Rules.BackendRef.Namespace must match "
+            "the route's namespace or be covered by a ReferenceGrant") in result["msg"], result["msg"]
+    assert "put back the previous rules" in result["msg"]
+    after = read(kube, ns)
+    assert gp.canonical(after["spec"]["rules"]) == gp.canonical(before["spec"]["rules"])
+
+    # The same by a raw write, and the grant then resolving it for the same generation.
+    rules = [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}], "backendRefs": [
+        {"name": "stable", "port": 80, "weight": 90},
+        {"name": "canary", "namespace": shared, "port": 80, "weight": 10}]}]
+    generation = kube.patch(gp.HTTPROUTE, ns, "shop", gp.rules_patch(after, rules))[
+        "metadata"]["generation"]
+    refused = wait_for(kube, gp.HTTPROUTE, ns, "shop", lambda route: Check(
+        contour_conditions(route).get("ResolvedRefs", (None, None, 0))[2] == generation,
+        "waiting for Contour's verdict"), 30)
+    assert contour_conditions(refused)["ResolvedRefs"] == ("False", "RefNotPermitted", generation)
+    reference_grant(kube, shared, ns)
+    resolved = wait_for(kube, gp.HTTPROUTE, ns, "shop", lambda route: Check(
+        contour_conditions(route)["ResolvedRefs"][0] == "True", "waiting for the grant"), 30)
+    assert contour_conditions(resolved)["ResolvedRefs"] == ("True", "ResolvedRefs", generation)
+
+
 # --- least privilege: deploy/rbac/gateway.yaml is enough for a whole canary release -------
 RBAC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__)))), "deploy", "rbac")
@@ -274,3 +388,88 @@ def test_canary_role_over_the_gateway_as_the_least_privileged_identity(
     assert [(r["name"], r["weight"]) for r in route["spec"]["rules"][0]["backendRefs"]] == [
         ("shop-v1", 0), ("shop-v2", 100)]
     assert len(route["spec"]["rules"]) == 1
+
+
+def test_cross_namespace_call_as_the_least_privileged_identity(kube, ns, shared, releaser):
+    """gateway.yaml in the route's namespace, gateway-parent.yaml in the Gateway's and
+    gateway-backend.yaml in the Service's are enough to validate and write a
+    cross-namespace backend; without the last one the module cannot read the grants."""
+    reference_grant(kube, shared, ns)
+    canary = shared + "/canary"
+    denied = traffic(ns, weights={"stable": 90, canary: 10}, kubeconfig=releaser)
+    assert denied.get("failed") and "forbidden" in denied["msg"].lower(), denied
+    assert read(kube, ns) is None
+
+    with open(os.path.join(RBAC, "gateway-backend.yaml")) as handle:
+        backend_role = yaml.safe_load(handle)
+    kube.create(ROLE, shared, backend_role)
+    kube.create(ROLEBINDING, shared, {
+        "metadata": {"name": "releaser"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                    "name": backend_role["metadata"]["name"]},
+        "subjects": [{"kind": "ServiceAccount", "name": "releaser", "namespace": ns}]})
+    result = traffic(ns, weights={"stable": 90, canary: 10}, kubeconfig=releaser)
+    assert not result.get("failed"), result
+    assert accepted_for_generation(read(kube, ns))
+
+
+# --- GRPCRoute: the same code, rules found by gRPC method ------------------------------
+def test_grpc_route_weights_each_accepted_for_its_generation(kube, ns, require_crd):
+    require_crd("grpcroutes.gateway.networking.k8s.io")
+    # Contour wants both service and method in a method match (InvalidMethodMatch otherwise).
+    cart = {"service": "shop.Cart", "method": "Get"}
+    generations = []
+    for canary in (0, 10, 100):
+        result = traffic(ns, kind="GRPCRoute", method=cart,
+                         weights={"stable": 100 - canary, "canary": canary})
+        assert not result.get("failed"), result
+        route = kube.get(gp.GRPCROUTE, ns, "shop")
+        assert accepted_for_generation(route), route["status"]
+        rule, = route["spec"]["rules"]
+        assert rule["matches"] == [{"method": {"type": "Exact", "service": "shop.Cart",
+                                               "method": "Get"}}]
+        assert dict((r["name"], r["weight"]) for r in rule["backendRefs"]) == {
+            "stable": 100 - canary, "canary": canary}
+        generations.append(route["metadata"]["generation"])
+    assert generations == [1, 2, 3]
+    assert result["route"]["rules"] == ["shop.Cart/Get -> stable 0%, canary 100%"]
+    assert traffic(ns, kind="GRPCRoute", method=cart,
+                   weights={"stable": 0, "canary": 100})["changed"] is False
+
+    # The header rule in front, for the same method.
+    result = traffic(ns, kind="GRPCRoute", method=cart,
+                     header={"name": "x-canary", "value": "true", "backend": "stable"})
+    assert not result.get("failed"), result
+    route = kube.get(gp.GRPCROUTE, ns, "shop")
+    assert accepted_for_generation(route), route["status"]
+    assert result["route"]["rules"] == ["shop.Cart/Get [x-canary=true] -> stable 100%",
+                                        "shop.Cart/Get -> stable 0%, canary 100%"]
+    assert read(kube, ns) is None  # no HTTPRoute of that name was made
+
+    # A second rule for a match Contour refuses: its verdict, and the rules put back.
+    before = kube.get(gp.GRPCROUTE, ns, "shop")
+    result = traffic(ns, kind="GRPCRoute", method={"service": "shop.Cart"},
+                     weights={"stable": 100})
+    assert result.get("failed"), result
+    assert ("Accepted=False (InvalidMethodMatch): GRPCRoute.Spec.Rules.Matches.Method: Both "
+            "Service and Method need be configured") in result["msg"], result["msg"]
+    assert "put back the previous rules of GRPCRoute %s/shop" % ns in result["msg"]
+    after = kube.get(gp.GRPCROUTE, ns, "shop")
+    assert gp.canonical(after["spec"]["rules"], "GRPCRoute") == \
+        gp.canonical(before["spec"]["rules"], "GRPCRoute")
+
+
+def test_grpc_route_missing_service_refused_by_contour_and_restored(kube, ns, require_crd):
+    require_crd("grpcroutes.gateway.networking.k8s.io")
+    assert not traffic(ns, kind="GRPCRoute", weights={"stable": 100}).get("failed")
+    before = kube.get(gp.GRPCROUTE, ns, "shop")
+    assert "matches" not in before["spec"]["rules"][0]  # the rule for every call
+    result = traffic(ns, kind="GRPCRoute", weights={"stable": 90, "missing": 10}, port=80,
+                     validate_refs=False)
+    assert result.get("failed"), result
+    assert "ResolvedRefs=False (BackendNotFound)" in result["msg"], result["msg"]
+    assert "put back the previous rules of GRPCRoute %s/shop (* -> stable 100%%)" % ns \
+        in result["msg"]
+    after = kube.get(gp.GRPCROUTE, ns, "shop")
+    assert gp.canonical(after["spec"]["rules"], "GRPCRoute") == \
+        gp.canonical(before["spec"]["rules"], "GRPCRoute")

@@ -3,7 +3,7 @@ tests of the engine and of backends' decisions on recorded objects.
 
 It keeps objects by (kind, namespace, name), bumps resourceVersion and generation on every
 write, honours a resourceVersion precondition in a merge patch, a replace or an apply (409
-when stale), and lets a test script another writer (``before_write``) or a controller
+when stale) and a JSON patch's ``test`` operations (a bare 422, as the API server), and lets a test script another writer (``before_write``) or a controller
 (``after_write``, e.g. ``complete_rollouts``: it sees the store after each write, as a
 controller sees a watch event, and may set status; the write's answer is the object as
 written, before that). Every write request is kept in ``sent`` with its body, so a test can
@@ -19,9 +19,14 @@ testbed's business.
 import copy
 from collections import namedtuple
 
-from ansible_collections.progressive.delivery.plugins.module_utils.engine import as_rolled_out
+from ansible_collections.progressive.delivery.plugins.module_utils.engine import (
+    as_rolled_out,
+    json_patch,
+    value_at,
+)
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    JSON_PATCH,
     KubeError,
     merge_patch,
 )
@@ -131,9 +136,23 @@ class FakeKube(object):
         current = self.store.get(key)
         if current is None:
             raise KubeError(404, "NotFound", '%s "%s" not found' % (resource.plural, name))
-        self._precondition(resource, key, patch)
-        new = merge_patch(current, patch)
+        if content_type == JSON_PATCH:
+            self._tests_hold(current, patch)
+            new = json_patch(current, patch)
+        else:
+            self._precondition(resource, key, patch)
+            new = merge_patch(current, patch)
         return new if dry_run else self._store(key, new)
+
+    @staticmethod
+    def _tests_hold(current, operations):
+        """A JSON patch's ``test`` operations, answered as the API server does: a bare
+        422 that does not say which test failed."""
+        for op in operations:
+            if op["op"] == "test" and value_at(
+                    current, [k for k in op["path"].split("/")[1:]]) != op.get("value"):
+                raise KubeError(422, "Invalid", "the server rejected our request due to an "
+                                "error in our request")
 
     def replace(self, resource, namespace, name, body):
         key = self._write("replace", resource, namespace, name, body)

@@ -258,3 +258,23 @@ def test_a_service_whose_selector_would_not_select_exactly_the_candidate_is_refu
             run_bluegreen(kube, spec(), check_mode=check_mode, wait=False)
         assert message in str(err.value)
     assert kube.writes() == [] and kube.store == stored
+
+
+# --- reads and waits -------------------------------------------------------------------
+def test_a_deployment_already_rolled_out_is_not_waited_for_and_read_once():
+    kube = FakeKube([deployment("v1"), deployment("v2"), service("v1")])
+    result = run_bluegreen(kube, spec(state="deployed"), wait=True, wait_timeout=5)
+    assert result["changed"] is False and result["versions"]["v2"]["ready_replicas"] == 3
+    assert [r for r in kube.requests if r[0] == "watch"] == []
+    assert [r for r in kube.requests if r[1] == "Deployment"] == [("list", "Deployment", NS)]
+
+
+def test_a_rollout_under_way_is_watched_and_the_report_shows_its_end():
+    slow = deployment("v2")
+    slow["status"].update(readyReplicas=1, availableReplicas=1)
+    kube = FakeKube([deployment("v1"), slow, service("v1")])
+    kube.events[("Deployment", "myapp-v2")] = [
+        lambda obj: obj.update(status=as_rolled_out(obj)["status"])]
+    result = run_bluegreen(kube, spec(state="deployed"), wait=True, wait_timeout=5)
+    assert ("watch", "Deployment", "myapp-v2") in kube.requests
+    assert result["versions"]["v2"]["ready_replicas"] == 3  # read again after the watch

@@ -73,12 +73,13 @@ def test_weight_step_writes_the_canary_then_reads_again_then_scales_the_stable()
         "scale stable Deployment myapp 10 -> 9"]
     assert kube.writes() == [("apply", "Deployment", "myapp-canary"),
                              ("patch", "Deployment", "myapp")]
-    # one write at a time: the stable's write is planned on a fresh read of all three
-    # objects after the canary's write (with wait on, after its rollout)
+    # one write at a time: the stable's write is planned again after the canary's write,
+    # on a fresh read of what that write changed; the Service, unchanged, is not read again.
+    # The Deployments are read as one list (no other workload behind the Service), which
+    # holds the object just written: the write forgot it, one list read finds it again.
     reread = between(kube.requests, ("apply", "Deployment", "myapp-canary"),
                      ("patch", "Deployment", "myapp"))
-    assert reread[:3] == [("get", "Deployment", "myapp"), ("get", "Deployment", "myapp-canary"),
-                          ("get", "Service", "myapp")]
+    assert reread == [("list", "Deployment", NS)]
     assert (kube.obj("Deployment", NS, "myapp")["spec"]["replicas"],
             kube.obj("Deployment", NS, "myapp-canary")["spec"]["replicas"]) == (9, 1)
     assert result["weight"] == 10.0 and result["weight_before"] == 0.0
@@ -194,3 +195,25 @@ def test_nginx_check_mode_sends_the_canary_ingress_creation_as_a_dry_run():
     assert result["weight"] == 5 and result["weight_before"] == 0
     assert result["diff"]["after"]["Ingress/myapp-canary"]["annotations"][
         NGINX + "canary-weight"] == "5"
+
+
+def unready(deployment_obj):
+    deployment_obj["status"].update(readyReplicas=0, availableReplicas=0)
+    return deployment_obj
+
+
+def test_abort_without_waiting_leaves_a_ready_canary_while_the_stable_is_unready():
+    """wait=false cannot wait for the stable version: the canary's ready pods stay."""
+    kube = FakeKube([unready(stable(10)), canary(5), SERVICE])
+    result = run(kube, state="aborted")
+    assert kube.writes() == [] and result["changed"] is False
+    assert result["warnings"] == [
+        "the canary was left serving: the stable Deployment myapp is not ready: 0 of 10 "
+        "replicas ready (0 of 10 updated replicas are ready); abort again (with wait=true to "
+        "wait for it) to take it down"]
+
+
+def test_abort_drops_a_canary_with_no_ready_pods_even_while_the_stable_is_unready():
+    kube = FakeKube([unready(stable(10)), unready(canary(5)), SERVICE])
+    result = run(kube, state="aborted")
+    assert result["actions"] == ["scale canary Deployment myapp-canary 5 -> 0"]

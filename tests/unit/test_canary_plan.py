@@ -211,6 +211,27 @@ def test_after_the_canary_grew_only_the_stable_is_left():
     assert replicas_plan.plan_weight(spec, observed(stable(9), live_canary)) == []  # idempotent
 
 
+def test_a_service_reaching_a_third_deployment_is_refused_naming_it():
+    spec = spec_for(pod_template=TEMPLATE, version="v2")
+    worker = deployment("myapp-worker", 2, {"app": "myapp", "tier": "worker"},
+                        {"app": "myapp", "tier": "worker"})
+    other = deployment("billing", 2, {"app": "billing"}, {"app": "billing"})
+    found = replicas_plan.ReplicasObserved(stable=stable(), canary=None, service=SERVICE,
+                                           deployments=[stable(), worker, other])
+    for planner in (replicas_plan.plan_weight, replicas_plan.plan_promote):
+        with pytest.raises(objects.PlanError) as err:
+            planner(spec, found)
+        assert "also selects the pods of Deployment myapp-worker, which is neither the " \
+            "stable Deployment myapp nor the canary myapp-canary" in str(err.value)
+    # the stable and the canary alone are fine
+    fine = found._replace(deployments=[stable(), canary(1), other])
+    assert replicas_plan.plan_weight(spec, fine) is not None
+    # an abort only hands traffic back to the stable version: it goes on
+    writes = replicas_plan.plan_abort(spec_for(state="aborted"), found._replace(
+        canary=canary(1)))
+    assert [w.name for w in writes] == ["myapp-canary"]
+
+
 def test_shrinking_canary_grows_the_stable_first():
     spec = spec_for(weight=10)
     writes = replicas_plan.plan_weight(spec, observed(stable(5), canary(5)))

@@ -1,4 +1,4 @@
-"""The REST client's retry loop, on a scripted api_client and a fake clock: transient
+"""The REST client's retry loop, on a scripted API session and a fake clock: transient
 answers are retried with bounded backoff, an unreachable server (a restart) for up to
 restart_seconds, anything else is raised at once as a KubeError with the server's message."""
 
@@ -7,42 +7,37 @@ import json
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import client as k
-from urllib3.exceptions import NewConnectionError, ProtocolError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.transport import (
+    CertificateError,
+    HTTPStatusError,
+    Response,
+    TransportError,
+)
 
 
-class Response(object):
-    def __init__(self, data):
-        self.data = json.dumps(data).encode()
-
-    def release_conn(self):
-        pass
-
-
-class ScriptedApi(object):
-    """The older kubernetes client's call_api: each call takes the next scripted outcome
-    (an exception to raise or a dict to answer)."""
+class ScriptedSession(object):
+    """transport.ApiSession's request: each call takes the next scripted outcome (an
+    exception to raise or a dict to answer)."""
 
     def __init__(self, outcomes):
         self.outcomes = list(outcomes)
         self.calls = 0
 
-    def call_api(self, path, method, **kwargs):
+    def request(self, method, path, query=None, headers=None, body=None, timeout=60):
         self.calls += 1
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome
-        return Response(outcome)
+        return Response(200, "OK", {}, json.dumps(outcome).encode())
 
 
 def api_error(status, message="boom", headers=None):
-    exc = k.ApiException(status=status, reason="Reason%d" % status)
-    exc.body = json.dumps({"message": message, "reason": "Reason%d" % status})
-    exc.headers = headers or {}
-    return exc
+    body = json.dumps({"message": message, "reason": "Reason%d" % status})
+    return HTTPStatusError(status, "Reason%d" % status, body, headers or {})
 
 
 def refused():
-    return NewConnectionError(None, "Connection refused")
+    return TransportError("ConnectionRefusedError: [Errno 111] Connection refused")
 
 
 class Clock(object):
@@ -60,7 +55,7 @@ class Clock(object):
 
 def kube(outcomes, **kwargs):
     clock = Clock()
-    api = ScriptedApi(outcomes)
+    api = ScriptedSession(outcomes)
     return k.Kube(api, sleep=clock.sleep, clock=clock, **kwargs), api, clock
 
 
@@ -108,8 +103,16 @@ def test_an_unreachable_server_gives_up_after_restart_seconds_naming_the_cause()
 
 
 def test_a_dropped_response_counts_as_unreachable():
-    client, api, clock = kube([ProtocolError("Response ended prematurely"), {"ok": True}])
+    client, api, clock = kube([TransportError("IncompleteRead: 0 bytes read"), {"ok": True}])
     assert client.request("GET", "/x") == {"ok": True}
+
+
+def test_an_untrusted_certificate_is_not_retried():
+    client, api, clock = kube([CertificateError("self-signed certificate")] * 3)
+    with pytest.raises(k.KubeError) as err:
+        client.request("GET", "/x")
+    assert api.calls == 1 and not err.value.transient
+    assert "cannot trust the API server" in str(err.value)
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 409, 422])
@@ -119,3 +122,30 @@ def test_client_errors_are_not_retried(status):
         client.request("PATCH", "/x", body={})
     assert err.value.status == status and str(err.value) == "no way"
     assert api.calls == 1 and not err.value.transient
+
+
+class RefreshingSession(ScriptedSession):
+    def __init__(self, outcomes, refreshable=True):
+        super(RefreshingSession, self).__init__(outcomes)
+        self.refreshable, self.refreshes = refreshable, 0
+
+    def refresh_credentials(self):
+        self.refreshes += 1
+        return self.refreshable
+
+
+def test_a_401_fetches_the_credentials_again_once():
+    api = RefreshingSession([api_error(401, "Unauthorized"), {"ok": True}])
+    assert k.Kube(api).request("GET", "/x") == {"ok": True}
+    assert api.refreshes == 1 and api.calls == 2
+    api = RefreshingSession([api_error(401, "Unauthorized")] * 3)
+    with pytest.raises(k.KubeError) as err:
+        k.Kube(api).request("GET", "/x")
+    assert err.value.status == 401 and api.refreshes == 1 and api.calls == 2
+
+
+def test_a_401_with_static_credentials_is_the_answer():
+    api = RefreshingSession([api_error(401, "Unauthorized"), {"ok": True}], refreshable=False)
+    with pytest.raises(k.KubeError):
+        k.Kube(api).request("GET", "/x")
+    assert api.calls == 1

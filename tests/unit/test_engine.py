@@ -346,3 +346,171 @@ def test_check_mode_can_send_creates_as_server_dry_runs():
     plain = FakeKube()
     eng.Engine(plain, check_mode=True).run(ColourBackend("green"))
     assert plain.dry_runs() == []  # by default a create is simulated locally
+
+
+class GuardedColourBackend(ColourBackend):
+    """The same, written as a JSON patch conditional on data.colour alone."""
+
+    def plan(self, live):
+        self.plans += 1
+        if live["data"].get("colour") == self.wanted:
+            return []
+        return [eng.Write("json_patch", CONFIGMAP, NS, "live", [
+            {"op": "test", "path": "/data/colour", "value": live["data"].get("colour")},
+            {"op": "add", "path": "/data/colour", "value": self.wanted}],
+            "switch live to %s" % self.wanted)]
+
+
+def test_a_json_patch_is_conditional_on_the_tested_field_only():
+    kube = FakeKube([configmap("live", colour="blue", owner="a")])
+
+    def other_field(fake, verb, key):
+        fake.before_write = None
+        fake.store[key]["data"]["owner"] = "b"
+    kube.before_write = other_field
+    engine = eng.Engine(kube)
+    engine.run(GuardedColourBackend("green"))
+    assert kube.obj("ConfigMap", NS, "live")["data"] == {"colour": "green", "owner": "b"}
+    assert engine.conflicts == 0
+
+
+def test_a_failed_json_patch_test_is_a_lost_race_and_plans_again():
+    kube = FakeKube([configmap("live", colour="blue")])
+
+    def same_field(fake, verb, key):
+        fake.before_write = None
+        fake.store[key]["data"]["colour"] = "red"
+    kube.before_write = same_field
+    engine = eng.Engine(kube)
+    backend = GuardedColourBackend("green")
+    engine.run(backend)
+    assert engine.conflicts == 1 and backend.plans == 2
+    sent = [s.body[0]["value"] for s in kube.sent]
+    assert sent == ["blue", "red"]
+
+
+def test_a_json_patch_in_check_mode_is_simulated():
+    kube = FakeKube([configmap("live", colour="blue")])
+    result = eng.Engine(kube, check_mode=True).run(GuardedColourBackend("green"))
+    assert kube.sent == [] and result["diff"]["after"]["ConfigMap/live"]["data"] == {
+        "colour": "green"}
+
+
+def test_a_failure_midway_carries_what_was_written_and_what_is_live():
+    kube = FakeKube()
+    engine = eng.Engine(kube)
+    with pytest.raises(KubeError) as err:
+        with engine.accounting(lambda: "live: blue"):
+            engine.write(eng.Write("create", CONFIGMAP, NS, "live", configmap("live"),
+                                   "create live"))
+            raise KubeError(403, "Forbidden", "cannot list endpointslices")
+    assert err.value.actions == ["create live"] and err.value.live == "live: blue"
+    with pytest.raises(KubeError) as err:
+        with eng.Engine(kube).accounting():
+            raise KubeError(403, "Forbidden", "cannot get configmaps")
+    assert err.value.actions == [] and err.value.live is None
+# --- the read cache: each object read once per call unless it changed ------------
+def reads(kube, kind="ConfigMap"):
+    return [r for r in kube.requests if r[0] in ("get", "list") and r[1] == kind]
+
+
+def test_a_call_that_changes_nothing_reads_each_object_once():
+    kube = FakeKube([configmap("live", colour="green")])
+    result = eng.Engine(kube).run(ColourBackend("green"))  # observe, then report: one GET
+    assert result["changed"] is False
+    assert reads(kube) == [("get", "ConfigMap", "live")]
+
+
+def test_a_write_makes_the_next_read_of_that_object_fresh():
+    kube = FakeKube([configmap("live", colour="blue")])
+    result = eng.Engine(kube).run(ColourBackend("green"))
+    assert result["colour"] == "green"  # the report read the object as written
+    assert reads(kube) == [("get", "ConfigMap", "live"), ("get", "ConfigMap", "live")]
+
+
+def test_a_conflict_reads_again_before_planning_again():
+    kube = FakeKube([configmap("live", colour="blue")])
+    state = {"raced": False}
+
+    def other_writer(fake, verb, key):
+        if not state["raced"]:
+            state["raced"] = True
+            fake.put(configmap("live", colour="red", owner="them"))
+    kube.before_write = other_writer
+    engine = eng.Engine(kube)
+    engine.run(ColourBackend("green"))
+    assert engine.conflicts == 1
+    # read, 409, read again (the other writer's change is seen), write, read for the report
+    assert reads(kube) == [("get", "ConfigMap", "live")] * 3
+    assert kube.obj("ConfigMap", NS, "live")["data"] == {"colour": "green", "owner": "them"}
+
+
+def test_a_write_the_server_kept_as_it_was_keeps_the_reads():
+    kube = FakeKube([configmap("live", colour="green")])
+    engine = eng.Engine(kube)
+    current = engine.get(CONFIGMAP, NS, "live")
+    engine.reads.written(CONFIGMAP, NS, "live", current, dict(current))
+    engine.get(CONFIGMAP, NS, "live")
+    assert reads(kube) == [("get", "ConfigMap", "live")]
+    engine.reads.written(CONFIGMAP, NS, "live", current,
+                         dict(current, metadata=dict(current["metadata"], resourceVersion="x")))
+    engine.get(CONFIGMAP, NS, "live")
+    assert reads(kube) == [("get", "ConfigMap", "live")] * 2
+
+
+def test_a_watch_or_a_write_past_the_engine_forgets_what_was_read():
+    kube = FakeKube([configmap("live", colour="green"), configmap("other", colour="x")])
+    engine = eng.Engine(kube)
+    engine.get(CONFIGMAP, NS, "live")
+    engine.get(CONFIGMAP, NS, "other")
+    list(engine.kube.watch(CONFIGMAP, NS, "1", 1, name="live"))  # a wait that had to wait
+    engine.get(CONFIGMAP, NS, "live")
+    engine.kube.patch(CONFIGMAP, NS, "other", {"data": {"colour": "y"}})  # a restore, say
+    assert engine.get(CONFIGMAP, NS, "other")["data"]["colour"] == "y"
+    assert reads(kube) == [("get", "ConfigMap", "live"), ("get", "ConfigMap", "other"),
+                           ("get", "ConfigMap", "live"), ("get", "ConfigMap", "other")]
+    engine.get(CONFIGMAP, NS, "other")
+    engine.kube.get_or_none(CONFIGMAP, NS, "other")  # plain reads pass through
+    assert len(reads(kube)) == 5
+
+
+def test_an_object_is_found_in_a_list_read_before_and_a_write_forgets_the_lists():
+    kube = FakeKube([configmap("live", colour="green"), configmap("other", colour="x")])
+    engine = eng.Engine(kube)
+    assert sorted(i["metadata"]["name"] for i in engine.list(CONFIGMAP, NS)) == ["live", "other"]
+    live = engine.get(CONFIGMAP, NS, "live")
+    assert live["kind"] == "ConfigMap" and live["apiVersion"] == "v1"
+    assert engine.get(CONFIGMAP, NS, "missing") is None
+    assert reads(kube) == [("list", "ConfigMap", NS)]
+    engine.list(CONFIGMAP, NS, label_selector="a=b")  # a selected list is its own read
+    engine.write(eng.Write("patch", CONFIGMAP, NS, "other", {"data": {"colour": "z"}}))
+    assert engine.list(CONFIGMAP, NS)[1]["data"]["colour"] == "z"
+    assert engine.get(CONFIGMAP, NS, "live")["data"]["colour"] == "green"
+    assert reads(kube) == [("list", "ConfigMap", NS)] * 3
+
+
+def test_what_the_engine_returns_is_a_copy():
+    kube = FakeKube([configmap("live", colour="green")])
+    engine = eng.Engine(kube)
+    engine.get(CONFIGMAP, NS, "live")["data"]["colour"] = "scribbled"
+    engine.list(CONFIGMAP, NS)[0]["data"]["colour"] = "scribbled"
+    assert engine.get(CONFIGMAP, NS, "live")["data"]["colour"] == "green"
+    assert engine.list(CONFIGMAP, NS)[0]["data"]["colour"] == "green"
+
+
+def test_a_read_made_past_the_engine_refreshes_what_it_read():
+    """A wait reads its object fresh (a list narrowed to the name); what it saw replaces
+    the engine's copy, so a report after the proof shows the object as the wait left it."""
+    kube = FakeKube([configmap("live", colour="green"), configmap("other", colour="x")])
+    engine = eng.Engine(kube)
+    engine.get(CONFIGMAP, NS, "live")
+    engine.list(CONFIGMAP, NS)
+    kube.put(configmap("live", colour="blue"))  # a controller changes it
+    listed = engine.kube.list(CONFIGMAP, NS, field_selector="metadata.name=live")
+    assert listed["items"][0]["data"]["colour"] == "blue"
+    assert engine.get(CONFIGMAP, NS, "live")["data"]["colour"] == "blue"
+    # the list held the old copy of 'live', so it is dropped: the rest is read again
+    assert [i["data"]["colour"] for i in engine.list(CONFIGMAP, NS)] == ["blue", "x"]
+    assert engine.get(CONFIGMAP, NS, "other")["data"]["colour"] == "x"  # from that list
+    assert reads(kube) == [("get", "ConfigMap", "live"), ("list", "ConfigMap", NS),
+                           ("list", "ConfigMap", NS), ("list", "ConfigMap", NS)]

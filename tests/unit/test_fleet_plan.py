@@ -145,3 +145,114 @@ def test_plan_lines():
         "wave 1: a - already released by this release: re-check its gates only",
         "wave 2: b - release v2",
         "wave 3: c - unreachable: no plan"]
+
+
+def test_a_failed_fleet_gate_rolls_back_the_wave_it_judged():
+    verdict = plan.wave_verdict(1, {"a": "ok", "b": "ok"}, 0, fleet_gate_passed=False,
+                                fleet_gate_summary="errors")
+    assert verdict["halt"] is True and verdict["gate_failed"] is True and verdict["failed"] == []
+    assert plan.wave_verdict(0, {"a": "ok"}, 0)["gate_failed"] is False
+    # the wave that made the fleet gate fail goes back; the earlier ones only when asked
+    assert plan.rollback_targets(PLAN3, 1, [], ["a", "b"], False, gate_failed=True) == ["b"]
+    assert plan.rollback_targets(PLAN3, 1, [], ["a", "b"], True, gate_failed=True) == ["a", "b"]
+    assert plan.rollback_targets(PLAN3, 1, [], ["a", "b"], False) == []
+
+
+@pytest.mark.parametrize("halted, outcomes, outcome", [
+    (True, {"a": "kept"}, "halted"),
+    (False, {"a": "released", "b": "released"}, "released"),
+    (False, {"a": "rolled_back", "b": "released"}, "partially_released"),
+    (False, {"a": "rollback_failed", "b": "released"}, "partially_released"),
+    (False, {}, "released"),
+])
+def test_fleet_outcome(halted, outcomes, outcome):
+    assert plan.fleet_outcome(halted, outcomes) == outcome
+
+
+def test_the_record_keeps_the_way_back_for_the_same_release_only():
+    record = plan.new_record("myapp-v2", "v2", 0, "released", "t", rollback_to={"version": "v1"})
+    assert record["rollback_to"] == {"version": "v1"}
+    assert "rollback_to" not in plan.new_record("myapp-v2", "v2", 0, "baked", "t")
+    assert plan.recorded_way_back(record, "myapp-v2", "v2") == {"version": "v1"}
+    assert plan.recorded_way_back(record, "myapp-v3", "v3") is None
+    assert plan.recorded_way_back({}, "myapp-v2", "v2") is None
+    assert plan.recorded_way_back(dict(record, rollback_to="v1"), "myapp-v2", "v2") is None
+
+
+@pytest.mark.parametrize("strategy, backend, facts, way", [
+    ("bluegreen", "service", {"live_before": "v1"}, {"version": "v1"}),
+    ("bluegreen", "contour", {"live_before": "ns/web-v1",
+                              "contour_live": {"name": "web-v1", "namespace": "ns"}},
+     {"child": {"name": "web-v1", "namespace": "ns"}}),
+    ("bluegreen", "knative", {"live_before": "web-00001"}, {"revision": "web-00001"}),
+    ("bluegreen", "gateway", {"gateway_live": {"web-v1": 100, "web-v2": 0}},
+     {"weights": {"web-v1": 100, "web-v2": 0}}),
+    ("bluegreen", "gateway", {"gateway_live": {}, "gateway_stable": "web-v1"},
+     {"weights": {"web-v1": 100}}),                              # the route was new
+    ("bluegreen", "gateway", {"gateway_live": {}}, None),
+    ("bluegreen", "contour", {"contour_live": {}}, None),       # nothing was live
+    ("canary", "service", {"canary_previous": "v1"}, {"version": "v1"}),
+])
+def test_the_way_back_after_a_release_that_switched(strategy, backend, facts, way):
+    assert plan.way_back(strategy, backend, True, facts) == way
+
+
+def test_a_rerun_that_switched_nothing_keeps_the_recorded_way_back():
+    recorded = {"weights": {"web-v1": 100}}
+    # the candidate was live already: what is live now says nothing about the way back
+    assert plan.way_back("bluegreen", "gateway", False, {"gateway_live": {"web-v2": 100}},
+                         recorded) == recorded
+    assert plan.way_back("bluegreen", "service", False, {"live_before": "v2"}) is None
+    assert plan.way_back("canary", "service", False, {}, {"version": "v1"}) == {"version": "v1"}
+
+
+def test_bluegreen_rollback_facts_per_backend():
+    assert plan.bluegreen_rollback_facts("gateway", {"weights": {"b": 0, "a": 100}}) == dict(
+        live_before="a", contour_live={}, gateway_live={"b": 0, "a": 100})
+    assert plan.bluegreen_rollback_facts("contour", {"child": {"name": "c", "namespace": "n"}}) \
+        == dict(live_before="n/c", contour_live={"name": "c", "namespace": "n"}, gateway_live={})
+    assert plan.bluegreen_rollback_facts("knative", {"revision": "r1"})["live_before"] == "r1"
+    for backend, way in (("gateway", None), ("contour", {"version": "v1"}), ("knative", {})):
+        with pytest.raises(ValueError) as err:
+            plan.bluegreen_rollback_facts(backend, way, "eu-1")
+        assert "no way back recorded for the %s backend on eu-1" % backend in str(err.value)
+
+
+TEMPLATE_V1 = {"spec": {"containers": [{"name": "web", "image": "web:v1"}]}}
+
+
+def test_canary_rollback_vars_release_the_previous_version_with_its_own_definition():
+    out = plan.canary_rollback_vars({"canary_pod_template": TEMPLATE_V1},
+                                    {"canary_pods_gate": True,
+                                     "canary_gateway": {"route": "web", "stable_service": "s"}},
+                                    "v1")
+    assert out["canary_version"] == "v1" and out["canary_pod_template"] == TEMPLATE_V1
+    assert out["canary_steps"] == [{"weight": 100}] and out["canary_gates"] == []
+    assert out["canary_definition"] == {} and out["canary_manifests"] == []
+    assert out["canary_gateway"] == {"route": "web", "stable_service": "s"}
+    assert out["canary_pods_gate"] is True
+    given = plan.canary_rollback_vars(
+        {"canary_knative": {"canary_revision": "web-00001"}, "canary_version": "v0",
+         "canary_steps": [{"weight": 50}, {"weight": 100}]},
+        {"canary_knative": {"service": "web", "template": {"x": 1}}}, "v1")
+    assert given["canary_version"] == "v0" and len(given["canary_steps"]) == 2
+    assert given["canary_knative"] == {"service": "web", "template": {"x": 1},
+                                       "canary_revision": "web-00001"}
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({}, "fleet_canary_rollback: must give the previous version's definition"),
+    ("v1", "fleet_canary_rollback: must be a dictionary"),
+    ({"canary_pod_template": TEMPLATE_V1, "canary_replicas": 3},
+     "fleet_canary_rollback.canary_replicas: is not a variable a rollback may set"),
+])
+def test_bad_canary_rollback_settings_name_the_field(settings, words):
+    with pytest.raises(ValidationError) as err:
+        plan.check_canary_rollback(settings)
+    assert words in str(err.value)
+
+
+def test_canary_rollback_needs_a_previous_version():
+    with pytest.raises(ValueError) as err:
+        plan.canary_rollback_vars({"canary_pod_template": TEMPLATE_V1}, {}, None)
+    assert "fleet_canary_rollback.canary_version" in str(err.value)

@@ -13,6 +13,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.gateway.backe
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway.validation import (
     check_refs,
+    grant_allows,
     listener_admits,
     spec_from_params,
 )
@@ -387,3 +388,209 @@ def test_refusal_of_a_created_route_deletes_it():
     message = _refused_after_write(kube)
     assert "deleted HTTPRoute web/shop, which this call had created" in message
     assert kube.obj("HTTPRoute", NS, "shop") is None
+
+
+# --- Services in another namespace (ReferenceGrant) -------------------------------
+def grant(namespace="shared", to_name=None, from_ns=NS, kind="HTTPRoute", name="allow-web"):
+    to = {"group": "", "kind": "Service"}
+    if to_name is not None:
+        to["name"] = to_name
+    return {"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": kind,
+                               "namespace": from_ns}], "to": [to]}}
+
+
+def test_services_are_named_by_name_or_namespace_slash_name():
+    s = spec(weights={"web/stable": 90, "shared/canary": 10},
+             header={"name": "x-canary", "value": "1", "backend": "shared/canary"},
+             mirror={"backend": "web/stable"})
+    # The route's own namespace is the short form, whichever way it was written.
+    assert dict(s.weights) == {"stable": 90, "shared/canary": 10}
+    assert s.header.backend == "shared/canary" and s.mirror.backend == "stable"
+    assert gp.split_service("shared/canary", NS) == ("shared", "canary")
+    assert gp.split_service("stable", NS) == (NS, "stable")
+
+
+def test_bad_service_names_are_named_with_their_value():
+    with pytest.raises(ValidationError) as err:
+        spec(weights={"a/b/c": 50, "Shared/canary": 25, "stable": 25, "web/stable": 0},
+             header={"name": "x", "value": "1", "backend": "/canary"})
+    fields = dict((e.path, e.message) for e in err.value.errors)
+    assert fields["weights.a/b/c"] == ("'a/b/c' is not a Service: give name, or namespace/name "
+                                       "for a Service in another namespace")
+    assert "'Shared'" in fields["weights.Shared/canary"]
+    assert fields["weights.web/stable"] == ("names Service web/stable again (in the route's "
+                                            "namespace it is stable)")
+    assert "'/canary' is not a Service" in fields["header.backend"]
+    assert "weights" not in fields  # no sum is judged over names that are wrong
+
+
+def test_cross_namespace_refs_carry_their_namespace_and_read_back_as_namespace_slash_name():
+    refs = [gp.backend_ref("stable", 80, 90), gp.backend_ref("shared/canary", 8080, 10)]
+    assert refs[1] == {"name": "canary", "namespace": "shared", "port": 8080, "weight": 10}
+    assert "namespace" not in refs[0]
+    assert gp.shares(refs, NS) == {"stable": 90, "shared/canary": 10}
+    # A ref that spells out the route's own namespace is the same Service as the short name.
+    explicit = [dict(refs[0], namespace=NS), refs[1]]
+    assert gp.same_split(explicit, {"stable": 90, "shared/canary": 10}, NS)
+    assert gp.describe_rule(rule(*refs), NS) == "/ -> stable 90%, shared/canary 10%"
+
+
+def test_reference_grant_must_allow_this_route_kind_namespace_and_service():
+    assert grant_allows(grant(to_name="canary"), "HTTPRoute", NS, "canary")
+    assert grant_allows(grant(), "HTTPRoute", NS, "anything")  # every Service
+    assert not grant_allows(grant(to_name="other"), "HTTPRoute", NS, "canary")
+    assert not grant_allows(grant(from_ns="elsewhere"), "HTTPRoute", NS, "canary")
+    assert not grant_allows(grant(kind="GRPCRoute"), "HTTPRoute", NS, "canary")
+    secret = grant()
+    secret["spec"]["to"] = [{"group": "", "kind": "Secret"}]
+    assert not grant_allows(secret, "HTTPRoute", NS, "canary")
+
+
+def test_missing_grant_names_what_to_create():
+    s = spec(weights={"stable": 90, "shared/canary": 10}, parent_refs=[])
+    services = {"stable": {"spec": {"ports": [{"port": 80}]}},
+                "shared/canary": {"spec": {"ports": [{"port": 8080}]}}}
+    assert check_refs(s, {}, {}, services, {}, {"shared": [grant(to_name="canary")]}) == {
+        "stable": 80, "shared/canary": 8080}
+    with pytest.raises(ValidationError) as err:
+        check_refs(s, {}, {}, services, {}, {"shared": [grant(to_name="other")]})
+    assert [str(e) for e in err.value.errors] == [
+        "weights.shared/canary: no ReferenceGrant in namespace shared allows HTTPRoutes from "
+        "namespace web to refer to Service canary: create one in shared with spec.from "
+        "[{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: web}] and spec.to "
+        "[{group: \"\", kind: Service, name: canary}] (or without name for every Service there)"]
+    with pytest.raises(ValidationError, match="the cluster serves no ReferenceGrant API"):
+        check_refs(s, {}, {}, services, {}, {"shared": None})
+
+
+def test_cross_namespace_service_missing_is_named_in_its_namespace():
+    s = spec(weights={"shared/canary": 100}, parent_refs=[], port=80)
+    with pytest.raises(ValidationError) as err:
+        check_refs(s, {}, {}, {"shared/canary": None}, {}, {"shared": [grant()]})
+    assert [str(e) for e in err.value.errors] == [
+        "weights.shared/canary: Service shared/canary does not exist"]
+
+
+SHARED = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "canary",
+                                                              "namespace": "shared"},
+          "spec": {"ports": [{"port": 8080}]}}
+
+
+def test_backend_writes_a_cross_namespace_ref_when_a_grant_allows_it():
+    kube = FakeKube(SERVICES + [SHARED, GATEWAY, grant(to_name="canary")])
+    result = run(kube, weights={"stable": 95, "shared/canary": 5})
+    refs = kube.obj("HTTPRoute", NS, "shop")["spec"]["rules"][0]["backendRefs"]
+    assert refs == [{"name": "stable", "port": 80, "weight": 95},
+                    {"name": "canary", "namespace": "shared", "port": 8080, "weight": 5}]
+    assert result["weights"] == {"stable": 95, "shared/canary": 5}
+    assert ("list", "ReferenceGrant", "shared") in kube.requests
+    again = run(kube, weights={"stable": 95, "shared/canary": 5})
+    assert again["changed"] is False and len(kube.writes()) == 1
+
+
+def test_backend_refuses_a_cross_namespace_ref_without_a_grant_and_writes_nothing():
+    kube = FakeKube(SERVICES + [SHARED, GATEWAY, grant(to_name="other"),
+                                existing_route(rule(ref("stable", 100)))])
+    with pytest.raises(ValidationError, match="no ReferenceGrant in namespace shared allows"):
+        run(kube, weights={"stable": 95, "shared/canary": 5})
+    with pytest.raises(ValidationError, match="mirror.backend: no ReferenceGrant"):
+        run(kube, mirror={"backend": "shared/canary"})
+    assert kube.writes() == []
+
+
+def test_same_namespace_calls_read_no_grants():
+    kube = FakeKube(SERVICES + [GATEWAY])
+    run(kube, weights={"stable": 95, "canary": 5})
+    assert not [r for r in kube.requests if r[1] == "ReferenceGrant"]
+
+
+# --- GRPCRoute: the same split, rules found by method ------------------------------
+def grpc(**params):
+    params.setdefault("path", None)
+    return spec(kind="GRPCRoute", **params)
+
+
+def test_grpc_route_options_are_checked_against_the_kind():
+    with pytest.raises(ValidationError) as err:
+        grpc(path="/api", weights={"stable": 100}, method={"service": "shop Cart",
+                                                           "method": "Get-1"})
+    fields = dict((e.path, e.message) for e in err.value.errors)
+    assert fields["path"] == ("selects an HTTPRoute's rule; a GRPCRoute's rule is selected by "
+                              "method (or rule_name)")
+    assert fields["method.service"] == "'shop Cart' is not a gRPC service name (package.Service)"
+    assert fields["method.method"] == "'Get-1' is not a gRPC method name"
+    with pytest.raises(ValidationError, match="method: selects a GRPCRoute's rule"):
+        spec(weights={"stable": 100}, method={"service": "shop.Cart"})
+    with pytest.raises(ValidationError, match="method: give service, method or both"):
+        grpc(weights={"stable": 100}, method={"service": ""})
+
+
+def test_grpc_rule_by_method_or_the_one_without_matches():
+    by_method = {"matches": [{"method": {"service": "shop.Cart", "method": "Get"}}],
+                 "backendRefs": [ref("stable")]}
+    every_call = {"backendRefs": [ref("stable")]}
+    service_only = {"matches": [{"method": {"type": "Exact", "service": "shop.Cart"}}],
+                    "backendRefs": [ref("stable")]}
+    rules = [by_method, every_call, service_only]
+    assert gp.find_rule(rules, None, gp.grpc_key("shop.Cart", "Get")) == 0
+    assert gp.find_rule(rules, None, gp.grpc_key()) == 1
+    assert gp.find_rule(rules, None, gp.grpc_key("shop.Cart")) == 2
+    assert gp.find_rule(rules, None, gp.grpc_key("shop.Cart", "Put")) is None
+    with pytest.raises(gp.PlanError, match="the GRPCRoute has 2 rules matching only no match"):
+        gp.find_rule([every_call, every_call], None, gp.grpc_key())
+
+
+def test_grpc_plan_new_rule_header_rule_and_mirror():
+    s = grpc(weights={"stable": 90, "canary": 10}, method={"service": "shop.Cart"},
+             header={"name": "x-canary", "value": "true", "backend": "canary"},
+             mirror={"backend": "canary", "percent": 20})
+    header, weighted = gp.plan_rules(s, [], PORTS)
+    assert weighted["matches"] == [{"method": {"type": "Exact", "service": "shop.Cart"}}]
+    assert gp.shares(weighted["backendRefs"]) == {"stable": 90, "canary": 10}
+    assert weighted["filters"][0]["requestMirror"]["percent"] == 20
+    assert header["matches"] == [{"method": {"type": "Exact", "service": "shop.Cart"},
+                                  "headers": [{"type": "Exact", "name": "x-canary",
+                                               "value": "true"}]}]
+    assert gp.describe_rule(header, NS, "GRPCRoute") == "shop.Cart/* [x-canary=true] -> canary 100%"
+    assert gp.describe_rule(weighted, NS, "GRPCRoute") == (
+        "shop.Cart/* -> stable 90%, canary 10% (mirror canary 20%)")
+    # Planned again on its own result: nothing changes.
+    assert gp.canonical(gp.plan_rules(s, [header, weighted], PORTS), "GRPCRoute") == \
+        gp.canonical([header, weighted], "GRPCRoute")
+    # No method: the rule for every call has no matches at all.
+    rules = gp.plan_rules(grpc(weights={"stable": 100}), [], PORTS)
+    assert rules == [{"backendRefs": [{"name": "stable", "port": 80, "weight": 100}]}]
+    assert gp.describe_rule(rules[0], NS, "GRPCRoute") == "* -> stable 100%"
+
+
+def test_listener_admission_by_route_kind():
+    grpc_only = {"protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"},
+                                                       "kinds": [{"kind": "GRPCRoute"}]}}
+    assert listener_admits(grpc_only, "gw", "web", "GRPCRoute") is True
+    assert listener_admits(grpc_only, "gw", "web", "HTTPRoute") is False
+    http_only = dict(grpc_only, allowedRoutes={"namespaces": {"from": "All"},
+                                               "kinds": [{"kind": "HTTPRoute"}]})
+    with pytest.raises(ValidationError, match="no listener of Gateway gw/public admits "
+                       "GRPCRoutes from namespace web .listeners: http HTTP from All kinds "
+                       "HTTPRoute."):
+        check_refs(grpc(weights={"stable": 100}, port=80), None, {}, None,
+                   {("gw", "public"): {"spec": {"listeners": [dict(http_only, name="http")]}}})
+
+
+def test_backend_creates_and_updates_a_grpc_route():
+    kube = FakeKube(SERVICES + [GATEWAY])
+    result = run(kube, kind="GRPCRoute", path=None, method={"service": "shop.Cart"},
+                 weights={"stable": 95, "canary": 5})
+    assert result["actions"] == ["create GRPCRoute web/shop"]
+    created = kube.obj("GRPCRoute", NS, "shop")
+    assert created["apiVersion"] == "gateway.networking.k8s.io/v1"
+    assert kube.obj("HTTPRoute", NS, "shop") is None
+    result = run(kube, kind="GRPCRoute", path=None, method={"service": "shop.Cart"},
+                 weights={"stable": 50, "canary": 50})
+    assert result["actions"] == ["update GRPCRoute web/shop: shop.Cart/* -> stable 95%, "
+                                 "canary 5% => shop.Cart/* -> stable 50%, canary 50%"]
+    assert result["diff"]["after"]["GRPCRoute/shop"]["rules"] == [
+        "shop.Cart/* -> stable 50%, canary 50%"]
+    assert result["previous_weights"] == {"stable": 95, "canary": 5}

@@ -1,9 +1,13 @@
 """knative_traffic on the release engine, against the shared in-memory API server with a
-Knative stand-in: one write with the read resourceVersion, re-plan on 409, check mode
-writes nothing, rollback when the Service turns not Ready because of the change."""
+Knative stand-in: one JSON patch conditional on the block read (not on the resourceVersion),
+a change of another field does not matter, a change of the block means plan again (with a
+warning), check mode writes nothing, rollback when the Service turns not Ready because of
+the change."""
 
 import pytest
 
+from ansible_collections.progressive.delivery.plugins.module_utils.engine import ConflictError
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import KubeError
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
@@ -29,12 +33,17 @@ def knative(settle):
     return after_write
 
 
-def other_writer_once(kube):
-    """Someone else writes the Service between our read and our write (once)."""
+def other_writer_once(kube, change=None):
+    """Someone else writes the Service between our read and our write (once): an
+    annotation by default, or ``change(obj)``."""
     def bump(fake, verb, key):
         fake.before_write = None
         obj = fake.store[key]
         obj["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) + 1)
+        if change is None:
+            obj["metadata"].setdefault("annotations", {})["ci.example.com/build"] = "7"
+        else:
+            change(obj)
     kube.before_write = bump
 
 
@@ -79,7 +88,13 @@ def test_one_write_with_the_read_resource_version_then_the_split_in_force():
     kube = cluster()
     result = run_traffic(kube, spec_for(FIFTY), wait_timeout=5)
     assert len(patches(kube)) == 1
-    assert patches(kube)[0]["metadata"] == {"resourceVersion": "42"}
+    assert patches(kube)[0] == [
+        {"op": "test", "path": "/spec/traffic",
+         "value": [{"latestRevision": True, "percent": 100}]},
+        {"op": "add", "path": "/spec/traffic", "value": [
+            {"revisionName": "hello-00001", "latestRevision": False, "percent": 50},
+            {"tag": "v2", "revisionName": "hello-00002", "latestRevision": False,
+             "percent": 50}]}]
     assert result["changed"] is True
     assert [(e["revision"], e["percent"], e["tag"]) for e in result["traffic"]] == [
         ("hello-00001", 50, None), ("hello-00002", 50, "v2")]
@@ -107,12 +122,56 @@ def test_check_mode_writes_nothing_and_predicts_the_split():
                                                               "percent": 100}]}}
 
 
-def test_conflict_means_read_and_plan_again():
+def test_another_writer_changing_another_field_does_not_conflict():
     kube = cluster()
     other_writer_once(kube)
     result = run_traffic(kube, spec_for(FIFTY), wait_timeout=5)
-    assert [p["metadata"]["resourceVersion"] for p in patches(kube)] == ["42", "43"]
-    assert result["changed"]
+    assert len(patches(kube)) == 1 and "warnings" not in result
+    assert kube.store[SERVICE]["metadata"]["annotations"] == {"ci.example.com/build": "7"}
+    assert [e["percent"] for e in kube.store[SERVICE]["spec"]["traffic"]] == [50, 50]
+
+
+def test_another_writer_changing_the_block_means_read_and_plan_again():
+    kube = cluster()
+    theirs = [{"revisionName": "hello-00001", "latestRevision": False, "percent": 100}]
+    other_writer_once(kube, lambda obj: obj["spec"].update(traffic=theirs))
+    result = run_traffic(kube, spec_for(FIFTY), wait_timeout=5)
+    assert [p[0]["value"] for p in patches(kube)] == [
+        [{"latestRevision": True, "percent": 100}], theirs]
+    assert result["previous_traffic"] == theirs
+    assert result["warnings"] == [
+        "Service default/hello spec.traffic was changed by another writer while this call "
+        "was writing it ([@latest 100%] -> [hello-00001 100%]); the request was checked and "
+        "planned again on their block"]
+    assert [e["percent"] for e in kube.store[SERVICE]["spec"]["traffic"]] == [50, 50]
+
+
+def test_a_block_that_keeps_changing_is_never_overwritten():
+    kube = cluster()
+    count = [0]
+
+    def change_block(fake, verb, key):
+        count[0] += 1
+        fake.store[key]["spec"]["traffic"] = [
+            {"latestRevision": True, "percent": 100, "tag": "t%d" % count[0]}]
+    kube.before_write = change_block
+    with pytest.raises(ConflictError) as err:
+        run_traffic(kube, spec_for(FIFTY), wait_timeout=5)
+    assert "changed by another writer 4 times" in str(err.value)
+    assert kube.store[SERVICE]["spec"]["traffic"][0]["tag"] == "t4"
+
+
+def test_a_refused_value_is_not_taken_for_a_race():
+    """A 422 for another reason (a webhook refusing the block) is the answer, not a race."""
+    kube = cluster()
+
+    def refuse(fake, verb, key):
+        raise KubeError(422, "Invalid", "admission webhook denied the request")
+    kube.before_write = refuse
+    with pytest.raises(KubeError) as err:
+        run_traffic(kube, spec_for(FIFTY), wait_timeout=5)
+    assert "denied" in str(err.value) and not isinstance(err.value, ConflictError)
+    assert len(patches(kube)) == 1
 
 
 def test_invalid_input_writes_nothing():
@@ -142,7 +201,7 @@ def test_failure_after_the_write_puts_the_previous_block_back():
     assert "the previous traffic block [@latest 100%] was put back" in message
     assert err.value.result["rolled_back"] is True
     assert len(patches(kube)) == 2
-    assert patches(kube)[1]["spec"]["traffic"] == [{"latestRevision": True, "percent": 100}]
+    assert patches(kube)[1][1]["value"] == [{"latestRevision": True, "percent": 100}]
     assert kube.store[SERVICE]["spec"]["traffic"] == [
         {"latestRevision": True, "percent": 100}]
 

@@ -260,3 +260,43 @@ def test_text_is_escaped():
     rec.task("c1", BG, "x", dict(name="<b>app</b>", namespace="ns", version="v2", state="promoted"),
              dict(live_version="v2", previous_version="v1"), 1, 2)
     assert "<b>app</b>" not in render(rec.reports()[0])
+
+
+def test_a_fleet_rolling_a_canary_back_shows_on_the_new_versions_release():
+    rec = Recorder()
+    rec.task("c1", "ansible.builtin.set_fact", "Fleet | the waves", {}, dict(ansible_facts=dict(
+        fleet_report_release="web-v2", fleet_report_strategy="canary",
+        fleet_report_version="v2", fleet_plan=[["c1"]])), 0, 0.5)
+    base = dict(name="web", namespace="shop", version="v2")
+    rec.task("c1", STATE, "Canary | read", dict(base, state="query"),
+             dict(decision="start", message="start", record={}), 1, 2)
+    rec.task("c1", STATE, "Canary | start", dict(base, state="started", stable_version="v1"),
+             canary_record(0, 0), 2, 3)
+    rec.task("c1", STATE, "Canary | promote", dict(base, state="present", phase="promoted", weight=100),
+             canary_record(2, 100, "promoted"), 4, 5)
+    rec.task("c1", "ansible.builtin.set_fact", "Fleet | go on or halt", {}, dict(ansible_facts=dict(
+        fleet_verdict=dict(halt=True, failed=[], reason="wave 1: the fleet gate failed"))), 6, 7)
+    rec.task("c1", "ansible.builtin.set_fact", "Fleet | the previous version's release", {},
+             dict(ansible_facts=dict(fleet_report_rollback={"version": "v1", "of": "v2"})), 7, 8)
+    back = dict(name="web", namespace="shop", version="v1")
+    v1_record = dict(version="v1", stable_version="v2", steps=["weight 100%"])
+    # the query still returns the new version's record
+    rec.task("c1", STATE, "Canary | read", dict(back, state="query"),
+             dict(decision="start", message="the previous release (v2) was promoted",
+                  record=dict(version="v2", phase="promoted")), 8, 9)
+    rec.task("c1", STATE, "Canary | start", dict(back, state="started", stable_version="v2"),
+             dict(record=dict(v1_record, weight=0, phase="progressing", step=0)), 9, 10)
+    rec.task("c1", STATE, "Canary | step", dict(back, state="present", step=0, phase="progressing"),
+             dict(record=dict(v1_record, weight=100, phase="progressing", step=0)), 10, 12)
+    rec.task("c1", STATE, "Canary | promoted", dict(back, state="present", phase="promoted", weight=100),
+             dict(record=dict(v1_record, weight=100, phase="promoted", step=0)), 13, 14)
+    (report,) = rec.reports()
+    (release,) = report["releases"]
+    assert release["version"] == "v2" and release["outcome"] == "rolled_back"
+    assert release["traffic"][-1]["split"] == {"v1": 100, "v2": 0}
+    assert [d["decision"] for d in release["decisions"]] == ["start", "rollback"]
+    assert release["decisions"][-1]["why"] == "the fleet halted: wave 1: the fleet gate failed"
+    step = release["steps"][-1]
+    assert step["name"] == "roll back: release v1 again" and step["end"] == 14
+    assert step["traffic"] == {"v1": 100, "v2": 0}
+    times_ordered(release)

@@ -23,6 +23,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.val
     DEPLOYING_STATES,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.engine import Engine
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
+    deployment_rollout,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     INGRESS,
@@ -78,10 +81,10 @@ class BlueGreen(object):
         """The version's Deployment is applied (or adopted) and, when waiting, rolled out."""
         write, current = plan.deployment_write(self.spec, observed)
         if write is not None:
-            self.engine.write(write, current=current, changed=plan.deployment_changed)
-            self.rolled_out(write.name)
+            answer = self.engine.write(write, current=current, changed=plan.deployment_changed)
+            self.rolled_out(write.name, answer)
         elif self.spec.state == "deployed":
-            self.rolled_out(current["metadata"]["name"])
+            self.rolled_out(current["metadata"]["name"], current)
 
     def roll_back(self, observed):
         target, leaving = plan.rollback_target(self.spec, observed)
@@ -96,8 +99,12 @@ class BlueGreen(object):
             self.serves(self.spec.service, target)
 
     # --- proofs (watches; skipped in check mode and with wait=false) -------
-    def rolled_out(self, name):
+    def rolled_out(self, name, known=None):
+        """Wait for the Deployment's rollout, unless ``known`` (the object as this call
+        last read or wrote it) shows it complete already: nothing to watch for."""
         engine = self.engine
+        if known is not None and deployment_rollout(known).done:
+            return
         engine.prove(lambda: wait_for_rollout(engine.kube, self.spec.namespace, name,
                                               engine.wait_timeout))
 
@@ -135,12 +142,39 @@ def _listed(write):
 
 
 def run_bluegreen(kube, spec, check_mode=False, wait=True, wait_timeout=300):
-    """Carry out ``spec.state``; return the module result."""
+    """Carry out ``spec.state``; return the module result. A failure midway (a missing
+    permission, a timeout) says what this call wrote and what is live (``live_now``)."""
     engine = Engine(kube, check_mode=check_mode, wait=wait, wait_timeout=wait_timeout,
                     diff_view=status.diff_view)
+    read = {}
+    with engine.accounting(lambda: live_now(engine, spec, read)):
+        return _run(engine, spec, read)
+
+
+def live_now(engine, spec, read):
+    """What is live, from what was read and this call's writes (no request)."""
+    observed = read.get("observed")
+    if observed is None:
+        return None
+    ns = spec.namespace
+    now = observed._replace(
+        service=engine.latest(SERVICE, ns, spec.service, observed.service)
+        if spec.service else observed.service,
+        ingress=engine.latest(INGRESS, ns, spec.ingress["name"], observed.ingress)
+        if spec.ingress else observed.ingress)
+    before, version = read["live_before"], status.current_live(spec, now)
+    if version == before:
+        return "live traffic is still on %s (not switched by this call)" % (
+            version or "nothing")
+    return "live traffic is on %s (switched by this call from %s)" % (
+        version or "nothing", before or "nothing")
+
+
+def _run(engine, spec, read):
     release = BlueGreen(engine, spec)
     observed = release.observe()
     live_before = status.current_live(spec, observed)
+    read.update(observed=observed, live_before=live_before)
 
     if spec.state in ("previewed", "promoted"):
         plan.preflight(spec, observed)  # refuse bad traffic targets before any write

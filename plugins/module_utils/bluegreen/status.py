@@ -12,7 +12,11 @@ __metaclass__ = type
 
 from collections import namedtuple
 
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import view_head
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import (
+    labels_match,
+    template_labels,
+    view_head,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     deployment_rollout,
 )
@@ -37,15 +41,6 @@ Observed = namedtuple(
 )
 """deployments: every Deployment in the namespace (list); service / preview_service /
 ingress / preview_ingress: the object or None; version_services: {version: Service|None}."""
-
-
-def labels_match(selector, labels):
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
-def template_labels(deployment):
-    return (((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
-        "labels") or {}
 
 
 def versions_by_label(spec, deployments):

@@ -21,11 +21,14 @@ from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen.sta
     ROLLED_BACK_FROM,
     PlanError,
     annotations_of,
-    labels_match,
     service_name_for,
-    template_labels,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.engine import Write
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import (
+    deployments_selected,
+    labels_match,
+    template_labels,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     INGRESS,
     SERVICE,
@@ -50,8 +53,7 @@ def _selector_for(spec, base_selector, version):
 
 def check_selector_targets_one(spec, selector, version, deployments, object_desc):
     """The selector must match the version's pods and no other Deployment's pods."""
-    matched = [d["metadata"]["name"] for d in deployments
-               if labels_match(selector, template_labels(d))]
+    matched = deployments_selected(selector, deployments)
     target = None
     for dep in deployments:
         if template_labels(dep).get(spec.version_label) == version and labels_match(
@@ -63,7 +65,7 @@ def check_selector_targets_one(spec, selector, version, deployments, object_desc
     if len(matched) > 1:
         raise PlanError("%s selector %s would match the pods of several Deployments (%s); "
                         "it must select exactly one version"
-                        % (object_desc, selector, ", ".join(sorted(matched))))
+                        % (object_desc, selector, ", ".join(matched)))
 
 
 def service_switch(spec, service, version, deployments, previous, rolled_back_from=None):

@@ -11,6 +11,10 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import (
+    template_labels,
+)
+
 PREFIX = "progressive.delivery/"
 TOTAL_REPLICAS = PREFIX + "canary-total-replicas"
 ROLE = PREFIX + "role"
@@ -40,14 +44,6 @@ def replicas_of(deployment):
 
 def template_of(deployment):
     return (deployment.get("spec") or {}).get("template") or {}
-
-
-def template_labels(deployment):
-    return (template_of(deployment).get("metadata") or {}).get("labels") or {}
-
-
-def labels_match(selector, labels):
-    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def match_labels(deployment):

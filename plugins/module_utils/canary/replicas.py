@@ -22,11 +22,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary.object
     PlanError,
     annotations,
     images,
-    labels_match,
     match_labels,
     patch_at,
     replicas_of,
-    template_labels,
     template_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.engine import Write
@@ -34,7 +32,12 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
     deployment_rollout,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import deployment_body
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import (
+    deployment_body,
+    deployments_selected,
+    labels_match,
+    template_labels,
+)
 
 
 def split_replicas(total, weight):
@@ -68,7 +71,10 @@ def effective_weight(stable, canary):
     return round(100.0 * canary / (stable + canary), 2)
 
 
-ReplicasObserved = namedtuple("ReplicasObserved", "stable canary service")
+ReplicasObserved = namedtuple("ReplicasObserved", "stable canary service deployments")
+ReplicasObserved.__new__.__defaults__ = (None,)
+"""stable, canary, service: the object or None; deployments: every Deployment in the
+namespace (None when not read: the selector's reach is then not checked)."""
 
 
 def service_selector(service):
@@ -110,6 +116,25 @@ def check_replicas_targets(spec, observed):
                             "Deployment %s (labels %s)"
                             % (ns, spec.service, selector, spec.canary_deployment,
                                template_labels(observed.canary)))
+
+
+def check_service_reach(spec, observed):
+    """The Service must select no pods but the stable's and the canary's: another
+    Deployment's pods would take a share of the requests, so the canary would not get the
+    percent asked for (and scaling would not move it). Checked before a weight change or a
+    promotion; an abort, which only hands traffic back to the stable version, goes on."""
+    if observed.deployments is None:
+        return
+    ns, selector = spec.namespace, service_selector(observed.service)
+    others = deployments_selected(selector, observed.deployments,
+                                  besides=(spec.stable_deployment, spec.canary_deployment))
+    if others:
+        raise PlanError("Service %s/%s selector %s also selects the pods of Deployment %s, "
+                        "which is neither the stable Deployment %s nor the canary %s: the "
+                        "canary would not get the share asked for; give the Service a "
+                        "selector that only the stable and the canary pods match"
+                        % (ns, spec.service, selector, ", ".join(others),
+                           spec.stable_deployment, spec.canary_deployment))
 
 
 def canary_selector(spec, service):
@@ -243,6 +268,7 @@ def plan_weight(spec, observed):
     never lowers capacity: a growing canary first (so a canary that never gets ready
     leaves the stable version untouched), a growing stable version first otherwise."""
     check_replicas_targets(spec, observed)
+    check_service_reach(spec, observed)
     total = total_replicas(spec, observed)
     stable_want, canary_want = split_replicas(total, spec.weight)
     canary_now = replicas_of(observed.canary)
@@ -287,6 +313,7 @@ def plan_promote(spec, observed):
     goes to zero. Idempotent: done when the stable runs that template and the canary has
     no pods."""
     check_replicas_targets(spec, observed)
+    check_service_reach(spec, observed)
     total = total_replicas(spec, observed)
     canary = observed.canary
     if spec.definition is not None or spec.pod_template is not None:

@@ -8,7 +8,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import view_head
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import (
+    template_labels,
+    view_head,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.nginx import (
     backend_service,
     nginx_weight,
@@ -21,7 +24,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary.object
     images,
     match_labels,
     replicas_of,
-    template_labels,
     version_of,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.replicas import (

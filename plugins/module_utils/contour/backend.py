@@ -122,8 +122,11 @@ class ContourBackend(object):
             if obj is None:
                 continue  # deleted (state=absent) or a missing child left to Contour (force)
             generation = (obj.get("metadata") or {}).get("generation") or 1
-            wait_for(engine.kube, spec.resource, ref.namespace, ref.name,
-                     cs.proxy_valid(generation), engine.remaining())
+            valid = cs.proxy_valid(generation)
+            if valid(obj).done:
+                continue  # the object as read (unchanged) already shows the verdict
+            wait_for(engine.kube, spec.resource, ref.namespace, ref.name, valid,
+                     engine.remaining())
 
     def rejected(self, engine, observed, writes, error):
         notes = self.restore(engine) if engine.changed else []
@@ -172,11 +175,10 @@ class ContourBackend(object):
         spec, the_plan = self.spec, self.plan_made
         if engine.check_mode:
             root, child = the_plan.root_after, the_plan.child_after
-        else:
-            root = engine.kube.get_or_none(spec.resource, spec.namespace, spec.name)
+        else:  # read again only what was written or waited for since (the engine's cache)
+            root = engine.get(spec.resource, spec.namespace, spec.name)
             ref = the_plan.child
-            child = engine.kube.get_or_none(spec.resource, ref.namespace, ref.name) \
-                if ref else None
+            child = engine.get(spec.resource, ref.namespace, ref.name) if ref else None
         if spec.api == "ingressroute":
             engine.warnings.append(
                 "IngressRoute (contour.heptio.com/v1beta1) is not served by any current "

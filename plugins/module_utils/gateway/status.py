@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: progressive.delivery contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""An HTTPRoute's verdict, as pure predicates over the object: every parent it names
+"""A route's verdict (HTTPRoute or GRPCRoute), as pure predicates over the object: every parent it names
 reports ``Accepted=True`` and ``ResolvedRefs=True`` for the route's current generation
 (``observedGeneration``). A ``False`` for that generation is final: the controller has
 refused the route, and its reason and message say why."""
@@ -41,7 +41,7 @@ def route_accepted(route):
     """Check: every parentRef of the route is Accepted with its refs resolved, for the
     route's generation. failed=True as soon as one says False for that generation."""
     if route is None:
-        return Check(False, "the HTTPRoute does not exist")
+        return Check(False, "the route does not exist")
     namespace = meta_value(route, "namespace")
     generation = meta_value(route, "generation")
     reported = parents_status(route)

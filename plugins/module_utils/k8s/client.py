@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: progressive.delivery contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small JSON REST client over the kubernetes ApiClient.
+"""A small JSON REST client over our own API session (``transport.py``).
 
 Plain dicts in, plain dicts out, for core objects and CRDs alike: no discovery round
 trips, and the planners work on the same shapes ``kubectl get -o json`` shows.
@@ -17,16 +17,12 @@ import json
 import time
 from collections import namedtuple
 
-try:
-    from kubernetes.client.rest import ApiException
-    from urllib3.exceptions import HTTPError as Urllib3Error
-except ImportError:  # the module reports the missing library before using this
-
-    class ApiException(Exception):
-        status = None
-
-    class Urllib3Error(Exception):
-        pass
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import trace
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.transport import (
+    CertificateError,
+    HTTPStatusError,
+    TransportError,
+)
 
 
 Resource = namedtuple("Resource", "api_version kind plural namespaced")
@@ -72,10 +68,13 @@ class KubeError(Exception):
     @property
     def transient(self):
         """The server was unreachable or overloaded: the same request may work later."""
-        return self.status == 0 or self.status in RETRY_STATUSES
+        return (self.status == 0 and self.reason == "ConnectionError") or \
+            self.status in RETRY_STATUSES
 
 
 def connection_error(exc):
+    if isinstance(exc, CertificateError):  # not an outage: retrying cannot help
+        return KubeError(0, "CertificateError", "cannot trust the API server: %s" % exc)
     return KubeError(0, "ConnectionError", "cannot reach the API server: %s" % exc)
 
 
@@ -113,29 +112,39 @@ def backoff_delays(attempts=5, first=0.2, ceiling=2.0):
 class Kube(object):
     """JSON requests against the API server, retried on transient failures: briefly for
     429/5xx answers, for up to RESTART_SECONDS while the server cannot be reached (a
-    restart), so a release rides out a control-plane restart instead of failing."""
+    restart), so a release rides out a control-plane restart instead of failing.
 
-    def __init__(self, api_client, attempts=5, sleep=time.sleep,
+    ``session`` is what ``connection.build_api_client`` returns (``transport.ApiSession``).
+    """
+
+    def __init__(self, session, attempts=5, sleep=time.sleep,
                  restart_seconds=RESTART_SECONDS, clock=time.monotonic):
-        self.api_client = api_client
+        self.session = session
         self.attempts = attempts
         self.sleep = sleep
         self.restart_seconds = restart_seconds
         self.clock = clock
+        self._send = trace.traced(self._send)  # one line per request when PD_TRACE_REQUESTS is set
 
     # --- transport -------------------------------------------------------
     def request(self, method, path, query=None, body=None, content_type=None, timeout=None):
         delays = backoff_delays(self.attempts)
         restart_deadline = self.clock() + self.restart_seconds
+        refreshed = False
         while True:
             try:
                 return self._request_once(method, path, query, body, content_type, timeout)
-            except ApiException as exc:
+            except HTTPStatusError as exc:
+                if exc.status == 401 and not refreshed and self._refresh_credentials():
+                    refreshed = True  # a token that expired early: once with a fresh one
+                    continue
                 if exc.status not in RETRY_STATUSES:
                     raise _error_from(exc)
                 error, pause = _error_from(exc), _retry_after(exc)
-            except Urllib3Error as exc:
+            except TransportError as exc:
                 error, pause = connection_error(exc), 0.0
+                if not error.transient:
+                    raise error
             delay = next(delays, None)
             if delay is None and error.status in (0, 503) and self.clock() < restart_deadline:
                 delay = 2.0  # the server is away (restarting): keep trying, not hammering
@@ -148,38 +157,28 @@ class Kube(object):
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
         response = self._send(method, path, query, headers, body, timeout or 60)
+        if not response.data:
+            return {}
         try:
-            data = response.data
-        finally:
-            response.release_conn()
-        return json.loads(data) if data else {}
+            return json.loads(response.data)
+        except ValueError:
+            raise KubeError(response.status, "InvalidResponse",
+                            "the answer to %s %s is not JSON: %r"
+                            % (method, path, response.data[:200]))
 
-    def _send(self, method, path, query, headers, body, timeout):
-        """One HTTP request; returns the raw urllib3 response (not yet read).
+    def _refresh_credentials(self):
+        """Fetch the credentials again (exec plugin, token file) if they can be; True if
+        they were. An error doing so is the answer the caller gets, not the 401."""
+        refresh = getattr(self.session, "refresh_credentials", None)
+        return bool(refresh and refresh())
 
-        Clients from 35.x on are built by the newer OpenAPI generator (param_serialize +
-        call_api returning an unread response, no raise on errors); older ones take the path
-        and raise ApiException themselves. Both are supported.
-        """
-        client = self.api_client
-        query_list = list((query or {}).items())
-        if hasattr(client, "param_serialize"):
-            method, url, headers, body, unused_post = client.param_serialize(
-                method, path, query_params=query_list, header_params=headers, body=body,
-                auth_settings=["BearerToken"])
-            response = client.call_api(method, url, header_params=headers, body=body,
-                                       _request_timeout=timeout).response
-            if not 200 <= response.status < 300:
-                error = ApiException(status=response.status, reason=response.reason,
-                                     body=response.data.decode("utf-8", "replace"))
-                error.headers = response.headers
-                response.release_conn()
-                raise error
-            return response
-        return client.call_api(
-            path, method, query_params=query_list, header_params=headers, body=body,
-            auth_settings=["BearerToken"], _preload_content=False,
-            _return_http_data_only=True, _request_timeout=timeout)
+    def _send(self, method, path, query, headers, body, timeout, stream=False):
+        """Every HTTP request to the API server passes here, watches included (one place
+        to observe them). Returns the whole answer (transport.Response), or for ``stream``
+        an iterator over the answer's lines; raises HTTPStatusError or TransportError."""
+        if stream:
+            return self.session.stream(method, path, query, headers, timeout)
+        return self.session.request(method, path, query, headers, body, timeout)
 
     # --- verbs -----------------------------------------------------------
     def get(self, resource, namespace, name):
@@ -251,20 +250,21 @@ class Kube(object):
         if label_selector:
             query["labelSelector"] = label_selector
         try:
-            response = self._send("GET", resource_path(resource, namespace), query,
-                                  {"Accept": "application/json"}, None, (10, timeout + 5))
-        except ApiException as exc:
+            lines = self._send("GET", resource_path(resource, namespace), query,
+                               {"Accept": "application/json"}, None, (10, timeout + 5),
+                               stream=True)
+        except HTTPStatusError as exc:
             raise _error_from(exc)
-        except Urllib3Error as exc:
+        except TransportError as exc:
             raise connection_error(exc)
         try:
-            for line in _stream_lines(response):
+            for line in lines:
                 event = json.loads(line)
                 yield event.get("type"), event.get("object") or {}
-        except Urllib3Error as exc:  # the server went away mid-stream
+        except TransportError as exc:  # the server went away mid-stream
             raise connection_error(exc)
         finally:
-            response.release_conn()
+            lines.close()
 
 
 def _write_query(dry_run=False):
@@ -272,18 +272,6 @@ def _write_query(dry_run=False):
     if dry_run:
         query["dryRun"] = "All"
     return query
-
-
-def _stream_lines(response):
-    pending = b""
-    for chunk in response.stream(amt=None, decode_content=False):
-        pending += chunk
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
-            if line.strip():
-                yield line
-    if pending.strip():
-        yield pending
 
 
 def _retry_after(exc):

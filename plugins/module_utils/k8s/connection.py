@@ -1,10 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: progressive.delivery contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Connection options shared with kubernetes.core, and the ApiClient they build.
+"""Connection options shared with kubernetes.core, and the API session they build.
 
 The option names, aliases and K8S_AUTH_* variables match kubernetes.core on purpose:
 one ``module_defaults`` block then serves both collections.
+
+The session is our own (``transport.py``, over the standard library) and the kubeconfig is
+read by ``kubeconfig.py``: importing the ``kubernetes`` package costs 0.25-1 s per module
+process, most of a module's start-up. That package is imported only for what only it
+implements: kubeconfig users with a legacy ``auth-provider`` (oidc, gcp, azure).
+It stays a requirement of the collection (requirements.txt), and a module reports it missing
+as before.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,16 +19,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+from importlib.util import find_spec
 
-try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import kubeconfig as kc
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.transport import ApiSession
 
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
-except ImportError as exc:  # reported by the module with missing_required_lib
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = exc
+# Whether the library is installed, found without importing it (the import is the cost).
+HAS_KUBERNETES = find_spec("kubernetes") is not None
+KUBERNETES_IMPORT_ERROR = None if HAS_KUBERNETES else ImportError(
+    "No module named 'kubernetes'")
 
 
 AUTH_PROXY_HEADERS_SPEC = dict(
@@ -111,20 +117,6 @@ def resolve_auth(params, environ=None):
     return auth
 
 
-class _RepeatedHeader(str):
-    """A header name that can appear more than once as a dict key (one Impersonate-Group
-    header per group, as the API server expects: it does not split a comma list)."""
-
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
-
-    def __ne__(self, other):
-        return self is not other
-
-
 def impersonation_headers(auth):
     """The Impersonate-* headers for the resolved options, as (name, value) pairs."""
     headers = []
@@ -135,78 +127,104 @@ def impersonation_headers(auth):
     return headers
 
 
-def _apply_explicit(configuration, auth):
+def _apply_explicit(endpoint, auth):
     """Options given directly override what the kubeconfig said."""
     if "host" in auth:
-        configuration.host = auth["host"]
-    if "api_key" in auth:
-        configuration.api_key = {"authorization": "Bearer " + auth["api_key"]}
-    if "username" in auth:
-        configuration.username = auth["username"]
-    if "password" in auth:
-        configuration.password = auth["password"]
-    if "username" in auth and "password" in auth:
-        # The generated client only sends basic auth through this header.
-        configuration.api_key = configuration.api_key or {}
-        configuration.api_key.setdefault(
-            "authorization", configuration.get_basic_auth_token()
-        )
+        endpoint.server = auth["host"].rstrip("/")
     if "validate_certs" in auth:
-        configuration.verify_ssl = auth["validate_certs"]
+        endpoint.verify = auth["validate_certs"]
     if "ca_cert" in auth:
-        configuration.ssl_ca_cert = auth["ca_cert"]
+        endpoint.ca_file, endpoint.ca_data = auth["ca_cert"], None
     if "client_cert" in auth:
-        configuration.cert_file = auth["client_cert"]
+        endpoint.cert_file, endpoint.cert_data = auth["client_cert"], None
     if "client_key" in auth:
-        configuration.key_file = auth["client_key"]
-    if "proxy" in auth:
-        configuration.proxy = auth["proxy"]
-    if "no_proxy" in auth:
-        configuration.no_proxy = auth["no_proxy"]
-    headers = auth.get("proxy_headers") or {}
-    if any(headers.values()):
-        from urllib3.util import make_headers
+        endpoint.key_file, endpoint.key_data = auth["client_key"], None
+    if "api_key" in auth:
+        endpoint.authorization = kc.bearer(auth["api_key"])
+    elif "username" in auth and "password" in auth:
+        endpoint.authorization = kc.basic(auth["username"], auth["password"])
 
-        configuration.proxy_headers = make_headers(
-            **dict((k, v) for k, v in headers.items() if v)
-        )
+
+def _sufficient_without_kubeconfig(auth):
+    return "host" in auth and ("api_key" in auth or "client_cert" in auth
+                               or ("username" in auth and "password" in auth))
+
+
+def read_endpoint(auth, environ):
+    """The Endpoint the kubeconfig (option, KUBECONFIG or ~/.kube/config) describes, or the
+    in-cluster service account inside a pod without a kubeconfig."""
+    if _sufficient_without_kubeconfig(auth):
+        return kc.Endpoint(auth["host"])
+    source = auth.get("kubeconfig")
+    context = auth.get("context")
+    if isinstance(source, dict):
+        config = kc.from_dict(source)
+    else:
+        paths = [p for p in source.split(os.pathsep) if p] if source else kc.default_paths(environ)
+        if source is None and environ.get("KUBERNETES_SERVICE_HOST") and not any(
+                os.path.exists(os.path.expanduser(p)) for p in paths):
+            return kc.in_cluster(environ)
+        config = kc.read_files(paths)
+        source = os.pathsep.join(os.path.expanduser(p) for p in paths)
+    try:
+        return kc.endpoint_from(config, context)
+    except kc.LegacyAuthProvider as exc:
+        return _endpoint_from_kubernetes(source, context, bool(auth.get("persist_config")), exc)
+
+
+def _endpoint_from_kubernetes(source, context, persist, reason):
+    """A kubeconfig user with a legacy auth-provider: let the kubernetes package load it
+    (it refreshes oidc tokens, and with persist_config writes them back to the file)."""
+    try:
+        from kubernetes import client as k8s_client
+        from kubernetes import config as k8s_config
+    except ImportError as exc:
+        raise kc.KubeconfigError(
+            "%s needs the kubernetes Python library, which cannot be imported (%s): "
+            "pip install kubernetes" % (reason, exc))
+    configuration = k8s_client.Configuration()
+    if isinstance(source, dict):
+        k8s_config.load_kube_config_from_dict(source, context=context,
+                                              client_configuration=configuration,
+                                              persist_config=False)
+    else:
+        k8s_config.load_kube_config(config_file=source, context=context,
+                                    client_configuration=configuration,
+                                    persist_config=persist)
+
+    def authorization():
+        hook = getattr(configuration, "refresh_api_key_hook", None)
+        if hook:
+            hook(configuration)
+        keys = configuration.api_key or {}
+        # 'BearerToken' from client 26 on, 'authorization' before; both carry "Bearer ...".
+        return keys.get("BearerToken") or keys.get("authorization")
+
+    return kc.Endpoint(
+        configuration.host,
+        ca_file=configuration.ssl_ca_cert,
+        verify=configuration.verify_ssl,
+        tls_server_name=getattr(configuration, "tls_server_name", None),
+        cert_file=configuration.cert_file,
+        key_file=configuration.key_file,
+        proxy=getattr(configuration, "proxy", None),
+        authorization=authorization,
+    )
 
 
 def build_api_client(params, environ=None):
-    """Return a kubernetes ApiClient for the module's connection options.
+    """Return the authenticated API session (``transport.ApiSession``) for the module's
+    connection options; ``Kube`` sends every request through it.
 
-    Without host/api_key the kubeconfig (option, variable or ~/.kube/config) is loaded;
-    inside a pod without a kubeconfig the in-cluster service account is used.
+    Without host and credentials the kubeconfig (option, variable or ~/.kube/config) is
+    read; inside a pod without a kubeconfig the in-cluster service account is used.
+    Raises KubeconfigError (naming the field) or ValueError for a configuration that cannot
+    work.
     """
+    environ = os.environ if environ is None else environ
     auth = resolve_auth(params, environ)
-    configuration = k8s_client.Configuration()
-    kubeconfig = auth.get("kubeconfig")
-    needs_kubeconfig = not ("host" in auth and ("api_key" in auth or "client_cert" in auth))
-    if needs_kubeconfig:
-        if isinstance(kubeconfig, dict):
-            k8s_config.load_kube_config_from_dict(
-                kubeconfig,
-                context=auth.get("context"),
-                client_configuration=configuration,
-                persist_config=False,
-            )
-        else:
-            path = os.path.expanduser(kubeconfig or k8s_config.KUBE_CONFIG_DEFAULT_LOCATION)
-            if kubeconfig is None and not os.path.exists(path) and os.environ.get(
-                "KUBERNETES_SERVICE_HOST"
-            ):
-                k8s_config.load_incluster_config(client_configuration=configuration)
-            else:
-                k8s_config.load_kube_config(
-                    config_file=path,
-                    context=auth.get("context"),
-                    client_configuration=configuration,
-                    persist_config=bool(auth.get("persist_config")),
-                )
-    _apply_explicit(configuration, auth)
-    api_client = k8s_client.ApiClient(configuration)
-    for name, value in impersonation_headers(auth):
-        if name == "Impersonate-Group":
-            name = _RepeatedHeader(name)
-        api_client.default_headers[name] = value
-    return api_client
+    endpoint = read_endpoint(auth, environ)
+    _apply_explicit(endpoint, auth)
+    return ApiSession(endpoint, headers=impersonation_headers(auth), proxy=auth.get("proxy"),
+                      no_proxy=auth.get("no_proxy"), proxy_headers=auth.get("proxy_headers"),
+                      environ=environ)

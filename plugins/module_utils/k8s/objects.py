@@ -2,7 +2,8 @@
 # Copyright: progressive.delivery contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Object shapes more than one backend builds or shows: a Deployment from a user's
-definition or pod template, and the head of an object's --diff view."""
+definition or pod template, which Deployments a Service selector reaches, and the head of
+an object's --diff view."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,6 +23,27 @@ def deployment_body(definition, pod_template):
     body["kind"] = "Deployment"
     body.setdefault("metadata", {})
     return body
+
+
+def labels_match(selector, labels):
+    """A Service-style (equality) selector matches these labels."""
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def template_labels(deployment):
+    """The labels a Deployment's pods carry."""
+    return (((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
+        "labels") or {}
+
+
+def deployments_selected(selector, deployments, besides=()):
+    """Names (sorted) of the Deployments whose pods ``selector`` selects, but those named in
+    ``besides``. A Service selecting another workload's pods sends it a share of the
+    requests: blue/green refuses a switch that selects two versions, a canary refuses a
+    Service that reaches beyond its stable and canary Deployments."""
+    return sorted(d["metadata"]["name"] for d in deployments
+                  if labels_match(selector, template_labels(d))
+                  and d["metadata"]["name"] not in besides)
 
 
 def view_head(obj, annotation_prefixes):

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.progressive.delivery.plugins.module_utils import engine as eng
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import JSON_PATCH
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
@@ -56,10 +57,12 @@ class TrafficBackend(object):
         self.resource = kn.KSERVICE if spec.kind == "Service" else kn.ROUTE
         self.plan_made = None  # the last ktp.Plan
         self.proven = None     # the object as the proof left it
+        self.engine = None
 
     # --- reading ---------------------------------------------------------
     def observe(self, engine):
         """Fresh reads, once the controllers have caught up (see ``catch_up``)."""
+        self.engine = engine
         return self.catch_up(engine, self.read(engine))
 
     def read(self, engine):
@@ -115,7 +118,17 @@ class TrafficBackend(object):
     # --- planning --------------------------------------------------------
     def plan(self, observed):
         spec = self.spec
+        earlier = self.plan_made
         self.plan_made = plan = ktp.plan(spec, observed)
+        if earlier is not None and not same_traffic(earlier.before, plan.before):
+            # Our write's test failed: another writer changed the block after we read it.
+            # Its block was read and checked again; say so rather than replace it quietly.
+            self.engine.warnings.append(
+                "%s %s/%s spec.traffic was changed by another writer while this call was "
+                "writing it ([%s] -> [%s]); the request was checked and planned again on "
+                "their block" % (spec.kind, spec.namespace, spec.name,
+                                 describe_traffic(earlier.before),
+                                 describe_traffic(plan.before)))
         if not plan.changed:
             return []
         if plan.create:
@@ -125,7 +138,7 @@ class TrafficBackend(object):
             return [eng.Write("create", kn.ROUTE, spec.namespace, spec.name, body,
                               "create Route %s/%s with spec.traffic [%s]" % (
                                   spec.namespace, spec.name, describe_traffic(plan.traffic)))]
-        return [eng.Write("patch", self.resource, spec.namespace, spec.name,
+        return [eng.Write("json_patch", self.resource, spec.namespace, spec.name,
                           traffic_patch(observed.owner, plan.traffic),
                           "%s %s/%s spec.traffic: [%s] -> [%s]" % (
                               spec.kind, spec.namespace, spec.name,
@@ -175,7 +188,7 @@ class TrafficBackend(object):
                          "as is" % describe_traffic(current_traffic(current)))
         else:
             kube.patch(self.resource, spec.namespace, spec.name,
-                       traffic_patch(current, plan.before))
+                       traffic_patch(current, plan.before), JSON_PATCH)
             rolled_back = True
             try:
                 current = self.wait_settled(engine, plan.before, engine.wait_timeout)
@@ -228,9 +241,27 @@ class TrafficBackend(object):
 
 
 def traffic_patch(owner, traffic):
-    """A merge patch of the whole block, conditional on the resourceVersion read."""
-    return {"metadata": {"resourceVersion": kn.meta(owner, "resourceVersion")},
-            "spec": {"traffic": traffic if traffic else None}}
+    """A JSON patch of the whole block, conditional on the block as read, not on the
+    object's resourceVersion.
+
+    Why: a resourceVersion precondition makes the write lose to any change of the object,
+    and Knative Services are written often by others (annotations from CI or GitOps,
+    labels, the template): a client touching one annotation every 20 ms made every write
+    here end in 409s. The ``test`` operation makes the API server apply the write only if
+    ``spec.traffic`` is still what this call read and validated (it checks and writes in
+    one step, on the object as stored), so it conflicts exactly on the field this module
+    manages: a change of another field no longer matters, and a change of the block is
+    still never overwritten unseen (the engine reads it again, plans again and the
+    module warns). Server-side apply with ``force: false`` was the other way: it fails
+    as soon as another manager owns ``spec.traffic`` (whoever created the Service does),
+    so every first call would need ``force``, which takes the field without looking."""
+    block = ((owner or {}).get("spec") or {}).get("traffic")
+    ops = [{"op": "test", "path": "/spec/traffic", "value": block}]
+    if traffic:
+        ops.append({"op": "add", "path": "/spec/traffic", "value": traffic})
+    elif block is not None:
+        ops.append({"op": "remove", "path": "/spec/traffic"})
+    return ops
 
 
 def run_traffic(kube, spec, check_mode=False, wait=True, wait_timeout=300, rollback=True):

@@ -59,6 +59,7 @@ class Recorder(object):
         self.current = {}           # host -> key of the release it last worked on
         self.fleets = {}            # fleet name -> fleet dict
         self.host_fleet = {}        # host -> fleet name
+        self.rollbacks = {}         # host -> {version, of}: a fleet rolling a canary back
 
     # ------------------------------------------------------------------ releases
     def _release(self, host, kind, namespace, app, version, start):
@@ -176,6 +177,10 @@ class Recorder(object):
 
     def _canary_record(self, host, name, args, result, start, end, failed):
         record = result.get("record") or {}
+        original = self._rolled_back_by_fleet(host, args, record)
+        if original is not None:
+            self._fleet_canary_rollback(original, args, record, start, end, failed, name, result)
+            return
         rel = self._release(host, "canary", args.get("namespace"), args.get("name"),
                             record.get("version") or args.get("version"), start)
         rel["version"] = rel["version"] or record.get("version") or args.get("version")
@@ -220,6 +225,14 @@ class Recorder(object):
         """A whole canary step in one task (canary_step): the step, the traffic after it,
         every gate evaluation in it and, for a pause, the pause."""
         record = result.get("record") or {}
+        original = self._rolled_back_by_fleet(host, args, record)
+        if original is not None:
+            # a fleet releasing the previous version again: the same events as the record's
+            action = args.get("action") or "step"
+            event = dict(args, state="started") if action == "prepare" else dict(
+                args, state="present", phase="promoted" if action == "promote" else None)
+            self._fleet_canary_rollback(original, event, record, start, end, failed, name, result)
+            return
         rel = self._release(host, "canary", args.get("namespace"), args.get("name"),
                             record.get("version") or args.get("version"), start)
         rel["version"] = rel["version"] or record.get("version") or args.get("version")
@@ -263,6 +276,52 @@ class Recorder(object):
         self._step(rel, "promote", start, end, failed)
         if failed:
             rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+
+    def _rolled_back_by_fleet(self, host, args, record):
+        """The release of the new version a fleet is rolling back by releasing the previous
+        version again on ``host`` (None when this record is not that rollback)."""
+        rollback = self.rollbacks.get(host)
+        # the record a query returns is still the new version's: the arguments name the
+        # release being made
+        version = args.get("version") or record.get("version")
+        if not rollback or version != rollback.get("version"):
+            return None
+        return self.releases.get((host, "canary", args.get("namespace"), args.get("name"),
+                                  rollback.get("of")))
+
+    def _fleet_canary_rollback(self, rel, args, record, start, end, failed, name, result):
+        """The fleet rolls a promoted canary back by releasing the previous version again:
+        shown on the new version's release as one step, the traffic moving back, and the
+        decision (the release of the previous version is not a release of its own)."""
+        previous, version = args.get("version") or record.get("version"), rel["version"]
+        rel["ended"] = max(rel["ended"], end)
+        if failed:
+            rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+            return
+        phase = args.get("phase")
+        if args.get("state") == "started":
+            rel["steps"].append(dict(name="roll back: release %s again" % previous, start=start,
+                                     end=None, status="ok", traffic={}))
+        weight = record.get("weight")
+        if args.get("state") != "query" and weight is not None and record.get("phase") not in (
+                "aborting", "aborted"):
+            self._traffic(rel, end, {previous: int(weight), version: 100 - int(weight)},
+                          "rolled back by the fleet")
+        if phase == "promoted":
+            fleet = self.fleets.get(self.host_fleet.get(rel["cluster"]))
+            halts = [v for v in (fleet or {}).get("verdicts", []) if v["halt"]]
+            why = ("the fleet halted: " + halts[-1]["reason"]) if halts else \
+                "a gate failed on the released cluster"
+            rel["decisions"].append(dict(time=end, decision="rollback", why=why))
+            rel["outcome"] = "rolled_back"
+            self._close_step(rel, end)
+        elif phase == "aborted":
+            self._traffic(rel, end, {previous: 0, version: 100}, "the rollback was aborted")
+            rel["failures"].append(dict(time=end, task=name, message="the release of %s again "
+                                        "was aborted: %s is still live" % (previous, version)))
+            if rel["steps"] and rel["steps"][-1]["end"] is None:
+                rel["steps"][-1]["status"] = "failed"
+            self._close_step(rel, end)
 
     def _close_step(self, rel, ts):
         if rel["steps"] and rel["steps"][-1]["end"] is None:
@@ -321,6 +380,8 @@ class Recorder(object):
         fleet["ended"] = max(fleet["ended"], ts)
         if "fleet_action" in facts:
             fleet["clusters"][host]["action"] = facts["fleet_action"]
+        if isinstance(facts.get("fleet_report_rollback"), dict):
+            self.rollbacks[host] = facts["fleet_report_rollback"]
         verdict = facts.get("fleet_verdict")
         if isinstance(verdict, dict) and (not fleet["verdicts"]
                                           or fleet["verdicts"][-1]["reason"] != verdict.get("reason")):

@@ -25,7 +25,11 @@ COST = {}
 
 def free_ports(count):
     """Ports nobody listens on now (the kernel's pick), so testbeds of other sessions on
-    this machine never clash with ours; testbed.py refuses a port taken in between."""
+    this machine never clash with ours; testbed.py refuses a port taken in between.
+
+    They never collide with the shared testbed either: its components listen on fixed
+    ports (16xxx, 23xxx, PD_TESTBED_*_PORT) that are bound while it runs, and the kernel
+    picks from its ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 here)."""
     socks = []
     try:
         for unused in range(count):

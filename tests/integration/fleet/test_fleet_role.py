@@ -18,6 +18,7 @@ from playbooks import PlaybookResult, _env
 from ansible_collections.progressive.delivery.plugins.module_utils.fleet.plan import (
     RECORD_ANNOTATION,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.gateway import plan as gp
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     CONFIGMAP,
     DEPLOYMENT,
@@ -36,13 +37,26 @@ ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(os.sys.executable), "ansible-pla
 STATS_KEY = "fleet_myapp_v2"
 
 
+SWITCHES = {}       # /switch/<key>: healthy while SWITCHES[key] is true (the test flips it)
+COUNTS = {}         # /first/<n>/<key>: healthy for the first n requests, then broken
+
+
 class Smoke(http.server.BaseHTTPRequestHandler):
-    """/ok answers 200, anything else 500: the smoke gate of a good and of a bad cluster."""
+    """/ok answers 200, /bad 500; /switch/<key> and /first/<n>/<key> as above: the smoke
+    gates of good clusters, bad ones, and ones that go bad later."""
 
     def do_GET(self):  # noqa: N802 (the stdlib's name)
-        self.send_response(200 if self.path == "/ok" else 500)
+        parts = self.path.strip("/").split("/")
+        if parts[0] == "switch":
+            healthy = SWITCHES.get(parts[1], True)
+        elif parts[0] == "first":
+            COUNTS[self.path] = COUNTS.get(self.path, 0) + 1
+            healthy = COUNTS[self.path] <= int(parts[1])
+        else:
+            healthy = self.path == "/ok"
+        self.send_response(200 if healthy else 500)
         self.end_headers()
-        self.wfile.write(b"ok" if self.path == "/ok" else b"broken")
+        self.wfile.write(b"ok" if healthy else b"broken")
 
     def log_message(self, *args):
         pass
@@ -63,11 +77,13 @@ def fleet(fleet_clusters, tmp_path, smoke_url):
     namespace = "fleet-" + uuid.uuid4().hex[:6]
     kubes = {name: Kube(build_api_client({"kubeconfig": path})) for name, path in fleet_clusters}
 
-    def run(smoke=None, background_log=None, check=False, playbook=PLAYBOOK, **extra_vars):
+    def run(smoke=None, background_log=None, check=False, playbook=PLAYBOOK, host_vars=None,
+            **extra_vars):
         hosts = {}
         for name, path in fleet_clusters:
-            hosts[name] = {"cluster_kubeconfig": path,
-                           "smoke_url": "%s/%s" % (smoke_url, (smoke or {}).get(name, "ok"))}
+            hosts[name] = dict({"cluster_kubeconfig": path,
+                                "smoke_url": "%s/%s" % (smoke_url, (smoke or {}).get(name, "ok"))},
+                               **(host_vars or {}).get(name, {}))
         inventory = tmp_path / "inventory.yml"
         inventory.write_text(yaml.safe_dump({"clusters": {
             "vars": {"ansible_connection": "local", "ansible_python_interpreter": os.sys.executable,
@@ -259,34 +275,96 @@ def snapshot(kubes, namespace):
             for o in kube.list(r, namespace)["items"]}
 
 
-def test_a_killed_fleet_release_resumes_with_the_next_wave(fleet, tmp_path):
+GATEWAY_PARENT = {"name": "testbed", "namespace": "testbed-gateway"}
+GATEWAY_ACCESS = {"testbed.progressive.delivery/gateway-access": "granted"}
+
+
+def gateway_cluster(kube, namespace):
+    """cluster-a (the shared testbed, which runs Contour's Gateway API controller) releases
+    through the gateway backend: v1 (Service myapp-lan, made by the playbook's first play)
+    behind the HTTPRoute myapp, v2 its own Deployment and Service. Its inventory variables."""
+    kube.create(NAMESPACE, None, {"metadata": {"name": namespace, "labels": GATEWAY_ACCESS}})
+    kube.create(gp.HTTPROUTE, namespace, {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "myapp"},
+        "spec": {"parentRefs": [GATEWAY_PARENT], "hostnames": ["%s.example.com" % namespace],
+                 "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                            "backendRefs": [{"name": "myapp-lan", "port": 80, "weight": 100}]}]}})
+    labels = {"app": "myapp", "version": "v2"}
+    return {
+        "bluegreen_backend": "gateway",
+        "bluegreen_gateway": {"route": "myapp", "parent_refs": [GATEWAY_PARENT],
+                              "stable_service": "myapp-lan", "candidate_service": "myapp-v2"},
+        "bluegreen_manifests": [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "myapp-v2"},
+             "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                      "template": pod_template("janakiramm/myapp:v2", labels)}},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "myapp-v2"},
+             "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": 80}]}}],
+    }
+
+
+def route_weights(kube, namespace):
+    rules = kube.get(gp.HTTPROUTE, namespace, "myapp")["spec"]["rules"]
+    return [{b["name"]: b.get("weight", 1) for b in rule["backendRefs"]} for rule in rules]
+
+
+def test_a_killed_fleet_release_resumes_and_a_recheck_within_max_failed_goes_on(
+        fleet, tmp_path, require_crd):
+    """The first cluster releases through the gateway backend; the job is killed after its
+    wave baked. Its smoke gate then goes bad: the rerun re-checks it (not released again),
+    the re-check fails, fleet_max_failed=1 lets the fleet go on, and the fleet rolls that
+    cluster back through the HTTPRoute to the split the killed run recorded."""
+    require_crd("httproutes.gateway.networking.k8s.io")
+    kube_a, ns = fleet.kubes["cluster-a"], fleet.namespace
+    switch = "a-" + ns
+    SWITCHES[switch] = True
+    hosts = {"cluster-a": gateway_cluster(kube_a, ns)}
+    smoke = {"cluster-a": "switch/" + switch}
     proc = fleet(background_log=tmp_path / "killed.log", fleet_demo_waves=[1, 1, 1],
-                 fleet_demo_bake="1s")
-    kube_a = fleet.kubes["cluster-a"]
+                 fleet_demo_bake="1s", smoke=smoke, host_vars=hosts)
     deadline = time.monotonic() + 300
     try:
         # killed as soon as the first wave has baked (the second is starting)
-        while (fleet_record(kube_a, fleet.namespace) or {}).get("phase") != "baked":
+        while (fleet_record(kube_a, ns) or {}).get("phase") != "baked":
             assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "the first wave never baked"
             time.sleep(0.2)
     finally:
         os.killpg(proc.pid, 9)
         proc.wait(timeout=30)
-    assert live_version(kube_a, fleet.namespace) == "v2"
-    assert fleet_record(fleet.kubes["cluster-c"], fleet.namespace) is None
+    assert route_weights(kube_a, ns) == [{"myapp-lan": 0, "myapp-v2": 100}]
+    # the way back, recorded by the killed run when the release finished
+    assert fleet_record(kube_a, ns)["rollback_to"] == {"weights": {"myapp-lan": 100}}
+    assert fleet_record(fleet.kubes["cluster-c"], ns) is None
 
-    result = fleet(fleet_demo_waves=[1, 1, 1], fleet_demo_bake="1s")
+    SWITCHES[switch] = False
+    result = fleet(fleet_demo_waves=[1, 1, 1], fleet_demo_bake="1s", fleet_max_failed=1,
+                   smoke=smoke, host_vars=hosts)
     assert not result.failed, result.summary()
-    stats = result.custom_stats[STATS_KEY]["clusters"]
-    assert stats["cluster-a"]["action"] == "recheck", stats
-    assert stats["cluster-b"]["action"] == "release" and stats["cluster-c"]["action"] == "release"
-    assert all(c["outcome"] == "released" for c in stats.values()), stats
-    # cluster-a was re-checked (its gates ran), not released again
-    assert first_task_index(result, "cluster-a", PROMOTE) is None
+    stats = result.custom_stats[STATS_KEY]
+    clusters = stats["clusters"]
+    assert clusters["cluster-a"]["action"] == "recheck", clusters
+    assert clusters["cluster-b"]["action"] == "release" and clusters["cluster-c"]["action"] == "release"
+    assert clusters["cluster-a"]["outcome"] == "rolled_back", clusters
+    assert "gate(s) failed after wave 1/3" in clusters["cluster-a"]["reason"], clusters
+    assert clusters["cluster-a"]["failed_gates"][0]["name"] == "smoke"
+    assert clusters["cluster-b"]["outcome"] == clusters["cluster-c"]["outcome"] == "released"
+    assert stats["outcome"] == "partially_released" and stats["halted_wave"] is None, stats
+    assert result.custom_stats["fleet_outcome"] == "partially_released"
+    # cluster-a was re-checked (its gates ran), not released again, then rolled back
+    assert first_task_index(result, "cluster-a", "the rule to 100% candidate") is None
     assert first_task_index(result, "cluster-a", "Gates | evaluate") is not None
-    for name, kube in fleet.kubes.items():
-        assert live_version(kube, fleet.namespace) == "v2", name
+    assert route_weights(kube_a, ns) == [{"myapp-lan": 100}]
+    assert fleet_record(kube_a, ns)["phase"] == "rolled_back"
+    for name in ("cluster-b", "cluster-c"):
+        assert live_version(fleet.kubes[name], ns) == "v2", name
+        assert fleet_record(fleet.kubes[name], ns)["phase"] == "baked", name
+    # the verdicts: the fleet went on after each wave, one failure allowed
+    report, unused_page = fleet_report(fleet.reports)
+    assert report["outcome"] == "partially_released"
+    assert [(v["halt"], v["failed"]) for v in report["verdicts"]] == [
+        (False, ["cluster-a"]), (False, ["cluster-a"]), (False, ["cluster-a"])], report["verdicts"]
 
 
 CANARY_PLAY = {
@@ -305,33 +383,56 @@ CANARY_PLAY = {
 }
 
 
-def test_a_canary_fleet_release_in_waves_of_one_then_the_rest(fleet, smoke_url):
+def test_a_canary_fleet_halted_by_its_fleet_gate_releases_the_previous_version_again(
+        fleet, smoke_url):
+    """A canary fleet in waves [1, "100%"] promotes everywhere; its fleet gate passes after
+    the first wave and fails after the second: the fleet halts, the second wave (the one the
+    gate judged) rolls back, and the first because fleet_rollback_released asks for it. A
+    promoted canary rolls back by releasing the previous version (its release record's
+    stable version) again, with the definition fleet_canary_rollback gives."""
     for kube in fleet.kubes.values():
         kube.create(NAMESPACE, None, {"metadata": {"name": fleet.namespace}})
         create_stable(kube, fleet.namespace, replicas=2)
-    play = dict(CANARY_PLAY, vars=dict(CANARY_PLAY["vars"], fleet_gates=[
-        # a fleet-level gate, evaluated once after each wave (here: a local health URL)
-        {"name": "fleet-health", "type": "http", "url": smoke_url + "/ok", "requests": 2}]))
+    play = dict(CANARY_PLAY, vars=dict(
+        CANARY_PLAY["vars"], fleet_rollback_released=True,
+        fleet_canary_rollback={"canary_pod_template": pod_template("ikubernetes/myapp:v1")},
+        # a fleet-level gate, evaluated once after each wave (here: a health URL that
+        # answers its first two requests, the first wave's gate, and fails after)
+        fleet_gates=[{"name": "fleet-health", "type": "http", "requests": 2,
+                      "url": "%s/first/2/%s" % (smoke_url, fleet.namespace)}]))
     playbook = fleet.tmp_path / "canary-fleet.yml"
     playbook.write_text(yaml.safe_dump([play], sort_keys=False))
     result = fleet(playbook=str(playbook))
-    assert not result.failed, result.summary()
+    assert result.failed, result.summary()
     stats = result.custom_stats[STATS_KEY]
     assert stats["waves"] == [["cluster-a"], ["cluster-b", "cluster-c"]]
-    assert all(c["outcome"] == "released" for c in stats["clusters"].values()), stats
+    assert stats["outcome"] == "halted" and stats["halted_wave"] == 2, stats
+    assert "wave 2: the fleet gate failed (fleet-health" in stats["reason"], stats
+    assert {h: c["outcome"] for h, c in stats["clusters"].items()} == {
+        "cluster-a": "rolled_back", "cluster-b": "rolled_back", "cluster-c": "rolled_back"}, stats
+    assert all("the fleet halted" in c["reason"] for c in stats["clusters"].values()), stats
     for name, kube in fleet.kubes.items():
-        assert image(kube, fleet.namespace, "myapp") == "ikubernetes/myapp:v2", name
-        assert record(kube, fleet.namespace)["phase"] == "promoted", name
-        assert fleet_record(kube, fleet.namespace)["phase"] == "baked", name
+        # v2 was promoted, then v1 released again: the stable Deployment runs v1
+        assert image(kube, fleet.namespace, "myapp") == "ikubernetes/myapp:v1", name
+        canary = record(kube, fleet.namespace)
+        assert (canary["version"], canary["phase"], canary["stable_version"]) == (
+            "v1", "promoted", "v2"), name
+        assert fleet_record(kube, fleet.namespace)["phase"] == "rolled_back", name
+        assert fleet_record(kube, fleet.namespace)["rollback_to"] == {"version": "v1"}, name
     report, unused_page = fleet_report(fleet.reports)
-    assert report["strategy"] == "canary" and report["outcome"] == "released"
-    # the fleet gate ran once per wave, on the controller
+    assert report["strategy"] == "canary" and report["outcome"] == "halted"
+    # the fleet gate ran once per wave, on the controller: passed, then failed
     assert [(g["name"], g["passed"], g["values"]["requests"]) for g in report["gates"]] == [
-        ("fleet-health", True, 2), ("fleet-health", True, 2)]
+        ("fleet-health", True, 2), ("fleet-health", False, 2)]
+    assert [v["halt"] for v in report["verdicts"]] == [False, True]
+    assert len(report["releases"]) == 3
     for release in report["releases"]:
-        assert release["kind"] == "canary" and release["outcome"] == "promoted", release
-        assert [s["name"] for s in release["steps"]][:2] == ["step 1/2: weight 50%",
-                                                             "step 2/2: weight 100%"]
+        assert release["kind"] == "canary" and release["outcome"] == "rolled_back", release
+        steps = [s["name"] for s in release["steps"]]
+        assert steps[:2] == ["step 1/2: weight 50%", "step 2/2: weight 100%"], steps
+        assert steps[-1] == "roll back: release v1 again", steps
         assert release["steps"][0]["traffic"] == {"v1": 50, "v2": 50}
-        assert release["traffic"][-1]["split"] == {"v1": 0, "v2": 100}
-        assert [d["decision"] for d in release["decisions"]] == ["start", "promote"]
+        assert {"v1": 0, "v2": 100} in [t["split"] for t in release["traffic"]]
+        assert release["traffic"][-1]["split"] == {"v1": 100, "v2": 0}
+        assert [d["decision"] for d in release["decisions"]] == ["start", "promote", "rollback"]
+        assert "the fleet halted: wave 2: the fleet gate failed" in release["decisions"][-1]["why"]

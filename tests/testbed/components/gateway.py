@@ -116,7 +116,7 @@ def crd_files(tb: ModuleType) -> list[Path]:
 
 def objects() -> list[dict]:
     """The GatewayClass, the Gateway's namespace and the Gateway (one HTTP listener that
-    admits routes from namespaces carrying ACCESS_LABEL)."""
+    admits HTTPRoutes and GRPCRoutes from namespaces carrying ACCESS_LABEL)."""
     return [
         {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
          "metadata": {"name": CLASS}, "spec": {"controllerName": CONTROLLER}},
@@ -126,7 +126,7 @@ def objects() -> list[dict]:
          "metadata": {"name": GATEWAY, "namespace": NAMESPACE},
          "spec": {"gatewayClassName": CLASS, "listeners": [
              {"name": LISTENER, "protocol": "HTTP", "port": 80,
-              "allowedRoutes": {"kinds": [{"kind": "HTTPRoute"}],
+              "allowedRoutes": {"kinds": [{"kind": "HTTPRoute"}, {"kind": "GRPCRoute"}],
                                 "namespaces": {"from": "Selector", "selector": {
                                     "matchLabels": {ACCESS_LABEL: ACCESS_VALUE}}}}}]}},
     ]
