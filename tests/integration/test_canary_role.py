@@ -52,10 +52,16 @@ def play(tmp_path, namespace, **extra):
                                               release_vars(namespace, **extra)))
 
 
+def traffic_results(result):
+    """The backend's result of every weight step that ran (canary_step's traffic_result)."""
+    return [r["traffic_result"] for r in result.results_of(" send ")
+            if r.get("traffic_result")]
+
+
 def weight_steps(result):
     """(weight asked, stable replicas, canary replicas) of every traffic shift that ran."""
     return [(r["weight_requested"], r["stable"]["replicas"], r["canary"]["replicas"])
-            for r in result.results_of("send ") if "weight_requested" in r]
+            for r in traffic_results(result) if "weight_requested" in r]
 
 
 # ---------------------------------------------------------------------------
@@ -68,15 +74,20 @@ def test_release_1_10_50_100_completes_and_a_rerun_changes_nothing(kube, namespa
     assert not result.failed, result.summary()
     assert weight_steps(result) == [(1, 9, 1), (10, 9, 1), (50, 5, 5), (100, 0, 10)]
     ran = result.ran()
-    order = [n for n in ran if n.startswith("Canary | record the step | ")]
-    assert [n.split(" | ")[2] for n in order] == [
-        "myapp v2 step 1/7 weight 1%", "myapp v2 step 2/7 pause 2s",
-        "myapp v2 step 3/7 weight 10%", "myapp v2 step 4/7 pause 1s",
-        "myapp v2 step 5/7 weight 50%", "myapp v2 step 6/7 pause 1s",
-        "myapp v2 step 7/7 weight 100%"]
-    # gates ran after every weight step and during pauses, and all passed
-    gate_runs = result.results_of("evaluate pod, HTTP and Prometheus gates")
-    assert len(gate_runs) >= 7 and all(r["passed"] for r in gate_runs)
+    # one task per step names it (the canary_step call), then one keeps its record
+    order = [n for n in ran if n.startswith("Canary | step ") and not n.endswith("recorded | myapp v2")]
+    assert order == [
+        "Canary | step 1/7 send 1% to the canary (replicas) | myapp v2",
+        "Canary | step 2/7 pause 2s, gates every 1s | myapp v2",
+        "Canary | step 3/7 send 10% to the canary (replicas) | myapp v2",
+        "Canary | step 4/7 pause 1s, gates every 1s | myapp v2",
+        "Canary | step 5/7 send 50% to the canary (replicas) | myapp v2",
+        "Canary | step 6/7 pause 1s, gates every 1s | myapp v2",
+        "Canary | step 7/7 send 100% to the canary (replicas) | myapp v2"]
+    # gates ran after every weight step and during pauses (every second), and all passed
+    gate_runs = [e for r in result.results_of("Canary | step ") for e in r.get("evaluations", [])]
+    assert len(gate_runs) >= 7 and all(g["passed"] for e in gate_runs for g in e["results"])
+    assert all(e["results"][0]["name"] == "canary-pods" for e in gate_runs)
     assert result.custom_stats["canary_outcome"] == "promoted"
     assert result.custom_stats["canary_stable_version"] == "v1"
     assert result.custom_stats["canary_live_version"] == "v2"
@@ -94,6 +105,44 @@ def test_release_1_10_50_100_completes_and_a_rerun_changes_nothing(kube, namespa
     assert again.stats["changed"] == 0, again.summary()
     assert "Canary | decision | myapp v2 was already promoted: nothing to do" in again.ran()
     assert again.custom_stats["canary_outcome"] == "promoted"
+
+
+def module_calls(task_result):
+    """The module calls of one task's result (a loop's items each count)."""
+    items = task_result.get("results") if isinstance(task_result.get("results"), list) and \
+        task_result["results"] and isinstance(task_result["results"][0], dict) and \
+        "invocation" in task_result["results"][0] else [task_result]
+    return [item["invocation"]["module_args"] for item in items if "invocation" in item]
+
+
+def test_a_weight_step_is_one_module_call_and_two_tasks(kube, namespace, tmp_path):
+    """The bound the canary role keeps (issue 16): a weight step is one module process
+    (weight, wait, gates, record) and at most 4 tasks; prepare and promote one call each."""
+    create_stable(kube, namespace, replicas=4)
+    weights = [5, 25, 50, 100]
+    result = run_playbook(play(tmp_path, namespace, canary_steps=[{"weight": w} for w in weights]))
+    assert not result.failed, result.summary()
+    ran = [(name, res) for name, res in result.tasks() if not res.get("skipped")]
+    for index, weight in enumerate(weights):
+        title = "step %d/4 send %d%% to the canary (replicas)" % (index + 1, weight)
+        step_tasks = [(name, res) for name, res in ran if title in name]
+        assert 1 <= len(step_tasks) <= 4, [name for name, res in step_tasks]
+        calls = [args for name, res in step_tasks for args in module_calls(res)]
+        assert len(calls) == 1 and calls[0]["step"] == index, calls
+        # the one call moved the weight, evaluated the pods gate and recorded both
+        (res,) = [res for name, res in step_tasks if module_calls(res)]
+        assert res["traffic_result"]["weight_requested"] == weight
+        assert [g["name"] for g in res["gate_results"]] == ["canary-pods"]
+        assert res["record"]["weight"] == weight and res["record"]["step"] == index
+    calls = [(name, args) for name, res in ran for args in module_calls(res)
+             if "release lease" not in name]
+    # the record's query, prepare, 4 steps, promote (and the release lease, taken and given
+    # back); nothing else runs a module
+    assert [args.get("action", "query") for name, args in calls] == [
+        "query", "prepare", "step", "step", "step", "step", "promote"], calls
+    assert len(ran) <= 30, [name for name, res in ran]
+    assert result.custom_stats["canary_outcome"] == "promoted"
+    assert weight_steps(result) == [(5, 3, 1), (25, 3, 1), (50, 2, 2), (100, 0, 4)]
 
 
 def test_bad_canary_is_rolled_back_with_stable_untouched(kube, namespace, tmp_path):
@@ -228,7 +277,7 @@ def test_killed_release_resumes_from_the_recorded_step(kube, namespace, tmp_path
     # step 1 (weight 10%) was not done again; the rerun started with the pause
     assert not [n for n in ran if "step 1/5" in n]
     assert weight_steps(result) == [(50, 5, 5), (100, 0, 10)]
-    pause_record = result.results_of("record the step | myapp v2 step 2/5 pause 20s")[0]
+    pause_record = result.results_of("step 2/5 pause 20s, gates every 5s | myapp v2")[0]
     assert pause_record["record"]["step_started"] == killed["step_started"]
     assert 0 < pause_record["remaining"] <= 20 - 5, pause_record["remaining"]
     assert result.custom_stats["canary_outcome"] == "promoted"
@@ -245,7 +294,7 @@ def test_killed_release_rolls_back_on_resume_when_asked(kube, namespace, tmp_pat
     result = run_playbook(path, extra_vars={"canary_on_resume": "rollback"})
     assert result.failed, result.summary()
     assert "rolling it back (on_resume=rollback)" in result.failure_messages()[-1]
-    assert not [n for n in result.ran() if n.startswith("Canary | record the step")]
+    assert not [n for n in result.ran() if n.startswith("Canary | step ")]
     assert result.custom_stats["canary_outcome"] == "rolled_back"
     assert (replicas(kube, namespace, "myapp"), replicas(kube, namespace, "myapp-canary")) == \
         (10, 0)
@@ -340,7 +389,7 @@ def test_nginx_backend_release(kube, namespace, tmp_path):
     result = run_playbook(path)
     assert not result.failed, result.summary()
     shifts = [(r["weight_requested"], r["canary_ingress"]["annotations"][NGINX + "canary-weight"])
-              for r in result.results_of("send ") if "weight_requested" in r]
+              for r in traffic_results(result) if "weight_requested" in r]
     assert shifts == [(10, "10"), (50, "50"), (100, "100")]
     gate_runs = result.results_of("combine the results")
     assert gate_runs and all(r["ansible_facts"]["release_gate_result"]["passed"]
@@ -388,7 +437,7 @@ def test_contour_backend_steps_through_the_weights(kube, namespace, tmp_path, re
     result = run_playbook(path)
     assert not result.failed, result.summary()
     shares = [[(s["name"], s["weight"]) for s in r["services"]]
-              for r in result.results_of("send ") if "services" in r]
+              for r in traffic_results(result) if "services" in r]
     assert shares == [[("blog-blue", 5), ("blog-green", 95)],
                       [("blog-blue", 50), ("blog-green", 50)],
                       [("blog-blue", 100), ("blog-green", 0)]]
@@ -442,7 +491,7 @@ def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path, r
     result = run_playbook(path)
     assert not result.failed, result.summary()
     splits = [[(t["revision"], t["percent"], t["tag"]) for t in r["traffic"]]
-              for r in result.results_of("send ") if "traffic" in r]
+              for r in traffic_results(result) if "traffic" in r]
     assert splits == [
         [("hello-00001", 90, None), ("hello-00002", 10, "canary")],
         [("hello-00001", 50, None), ("hello-00002", 50, "canary")],

@@ -137,6 +137,76 @@ def test_a_canary_release_steps_traffic_and_decisions():
     times_ordered(report)
 
 
+STEP = "progressive.delivery.canary_step"
+
+
+def step_result(index, kind, text, weight, evaluations, **extra):
+    result = canary_record(index, weight)
+    result.update(step=dict(index=index, kind=kind, text=text), evaluations=evaluations)
+    result.update(extra)
+    return result
+
+
+def evaluation(at, name, passed, **values):
+    return dict(time=at, results=gate(name, passed, **values)["results"])
+
+
+def test_a_canary_release_of_one_call_per_step_shows_every_step_weight_and_gate():
+    rec = Recorder()
+    base = dict(name="web", namespace="shop", version="v2")
+    rec.task("c1", STATE, "Canary | read the record", dict(base, state="query"),
+             dict(decision="start", message="no release in flight: start at step 1", record={}), 0, 1)
+    rec.task("c1", STATE, "Canary | start", dict(base, state="started", stable_version="v1"),
+             canary_record(0, 0), 2, 3)
+    rec.task("c1", STEP, "Canary | step 1/3 send 10% to the canary (contour) | web v2",
+             dict(base, step=0), step_result(0, "weight", "weight 10%", 10,
+                                             [evaluation(5, "errors", True, value=0)]), 3, 6)
+    rec.task("c1", STEP, "Canary | step 2/3 pause 1m, gates every 30s | web v2",
+             dict(base, step=1),
+             step_result(1, "pause", "pause 1m", 10, [evaluation(36, "errors", True, value=0),
+                                                      evaluation(66, "errors", False, value=7)],
+                         msg="gate(s) failed for web v2 step 2/3 pause 1m: errors: errors bad"),
+             6, 66, failed=True)
+    rec.task("c1", STATE, "Canary | abort", dict(base, state="present", phase="aborting", reason="errors: 7 > 1"),
+             canary_record(1, 10, "aborting"), 67, 68)
+    rec.task("c1", STATE, "Canary | aborted", dict(base, state="present", phase="aborted", weight=0),
+             canary_record(1, 0, "aborted"), 69, 70)
+    (report,) = rec.reports()
+    assert report["outcome"] == "rolled_back"
+    steps = [(s["name"], s["status"], s["traffic"], s["start"], s["end"]) for s in report["steps"]]
+    assert steps[:2] == [("step 1/3: weight 10%", "ok", {"v1": 90, "v2": 10}, 3, 6),
+                         ("step 2/3: pause 1m", "failed", {"v1": 90, "v2": 10}, 6, 66)]
+    assert steps[2][0] == "rollback"
+    assert [(g["time"], g["name"], g["passed"], g["values"]) for g in report["gates"]] == [
+        (5, "errors", True, {"value": 0}), (36, "errors", True, {"value": 0}),
+        (66, "errors", False, {"value": 7})]
+    assert report["gates"][0]["label"] == "web v2"
+    assert [(p["start"], p["end"]) for p in report["pauses"]] == [(6, 66)]
+    assert [t["split"] for t in report["traffic"]] == [
+        {"v1": 100, "v2": 0}, {"v1": 90, "v2": 10}, {"v1": 100, "v2": 0}]
+    assert "gate(s) failed" in report["failures"][0]["message"]
+    times_ordered(report)
+
+
+def test_a_promotion_in_one_call_closes_the_release():
+    rec = Recorder()
+    base = dict(name="web", namespace="shop", version="v2")
+    rec.task("c1", STEP, "Canary | prepare the canary at 0% and record the start (contour) | web v2",
+             dict(base, action="prepare", step=None), canary_record(0, 0), 2, 3)
+    rec.task("c1", STEP, "Canary | step 1/1 send 100% to the canary (contour) | web v2",
+             dict(base, step=0), step_result(0, "weight", "weight 100%", 100, []), 3, 6)
+    rec.task("c1", STEP, "Canary | promote: v2 becomes the stable version (contour) | web v2",
+             dict(base, action="promote", step=None), canary_record(0, 100, "promoted"), 6, 8)
+    (report,) = rec.reports()
+    assert report["outcome"] == "promoted"
+    assert [(s["name"], s["start"], s["end"]) for s in report["steps"]] == [
+        ("step 1/3: weight 100%", 3, 6), ("promote", 6, 8)]
+    assert report["decisions"][-1]["decision"] == "promote"
+    assert [t["split"] for t in report["traffic"]] == [
+        {"v1": 100, "v2": 0}, {"v1": 0, "v2": 100}]
+    times_ordered(report)
+
+
 def test_a_fleet_release_has_a_row_per_cluster():
     rec = Recorder()
     for host in ("c1", "c2", "c3"):

@@ -17,7 +17,7 @@ __metaclass__ = type
 
 import datetime
 
-MODULES = ("k8s_bluegreen", "k8s_canary", "canary_release_state", "gate_check",
+MODULES = ("k8s_bluegreen", "k8s_canary", "canary_release_state", "canary_step", "gate_check",
            "knative_traffic", "contour_delegate")
 BLUEGREEN_STEPS = {"deployed": "deploy", "previewed": "deploy and preview",
                    "promoted": "promote", "rolled_back": "roll back",
@@ -124,6 +124,8 @@ class Recorder(object):
             self._bluegreen(host, name, args, result, start, end, failed)
         elif module == "canary_release_state":
             self._canary_record(host, name, args, result, start, end, failed)
+        elif module == "canary_step":
+            self._canary_step(host, name, args, result, start, end, failed)
         elif module == "gate_check":
             self._gates(host, name, result, start, end, failed)
 
@@ -218,6 +220,62 @@ class Recorder(object):
         elif phase and rel["steps"] and rel["steps"][-1]["end"] is None:
             rel["steps"][-1]["traffic"] = dict(rel["traffic"][-1]["split"]) if rel["traffic"] else {}
         rel["ended"] = max(rel["ended"], end)
+
+    def _canary_step(self, host, name, args, result, start, end, failed):
+        """A whole canary step in one task (canary_step): the step, the traffic after it,
+        every gate evaluation in it and, for a pause, the pause."""
+        record = result.get("record") or {}
+        original = self._rolled_back_by_fleet(host, args, record)
+        if original is not None:
+            # a fleet releasing the previous version again: the same events as the record's
+            action = args.get("action") or "step"
+            event = dict(args, state="started") if action == "prepare" else dict(
+                args, state="present", phase="promoted" if action == "promote" else None)
+            self._fleet_canary_rollback(original, event, record, start, end, failed, name, result)
+            return
+        rel = self._release(host, "canary", args.get("namespace"), args.get("name"),
+                            record.get("version") or args.get("version"), start)
+        rel["version"] = rel["version"] or record.get("version") or args.get("version")
+        if record.get("stable_version"):
+            rel["previous"] = record["stable_version"]
+        self._close_step(rel, start)
+        if args.get("action") == "promote":
+            self._canary_promote(rel, name, record, start, end, failed, result)
+            return
+        weight = record.get("weight")
+        if args.get("action") == "prepare":
+            # the canary at 0% and the release recorded as started: no step of its own
+            if failed:
+                rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+            elif rel["version"] and rel["previous"]:
+                self._traffic(rel, end, {rel["previous"]: 100, rel["version"]: 0}, "step 1")
+            return
+        step = result.get("step") or {}
+        if weight is not None and rel["version"] and rel["previous"]:
+            self._traffic(rel, end, {rel["previous"]: 100 - int(weight), rel["version"]: int(weight)},
+                          "step %s" % (int(step.get("index", record.get("step", 0))) + 1))
+        label = task_label(name)
+        for evaluation in result.get("evaluations") or []:
+            for gate in evaluation.get("results") or []:
+                rel["gates"].append(dict(time=evaluation.get("time", end), label=label, **_gate(gate)))
+        if step.get("kind") == "pause":
+            rel["pauses"].append(dict(start=start, end=end, seconds=round(end - start, 1),
+                                      label=task_title(name)))
+        count = len(record.get("steps") or args.get("steps") or []) or "?"
+        title = "step %s/%s: %s" % (int(step.get("index", 0)) + 1, count, step.get("text", "step"))
+        self._step(rel, title, start, end, failed)
+        if failed:
+            rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+
+    def _canary_promote(self, rel, name, record, start, end, failed, result):
+        rel["decisions"].append(dict(time=start, decision="promote",
+                                     why="every step passed its gates"))
+        if not failed and rel["version"] and rel["previous"]:
+            self._traffic(rel, end, {rel["previous"]: 0, rel["version"]: 100}, "promoted")
+            rel["outcome"] = "promoted"
+        self._step(rel, "promote", start, end, failed)
+        if failed:
+            rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
 
     def _rolled_back_by_fleet(self, host, args, record):
         """The release of the new version a fleet is rolling back by releasing the previous
