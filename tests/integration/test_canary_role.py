@@ -279,7 +279,9 @@ def test_killed_release_resumes_from_the_recorded_step(kube, namespace, tmp_path
     assert weight_steps(result) == [(50, 5, 5), (100, 0, 10)]
     pause_record = result.results_of("step 2/5 pause 20s, gates every 5s | myapp v2")[0]
     assert pause_record["record"]["step_started"] == killed["step_started"]
-    assert 0 < pause_record["remaining"] <= 20 - 5, pause_record["remaining"]
+    # Only what was left of the pause is waited (the kill came >= 5 s into it). On a busy
+    # machine the rerun may reach the step after the pause ran out: 0 left, not 20 again.
+    assert 0 <= pause_record["remaining"] <= 20 - 5, pause_record["remaining"]
     assert result.custom_stats["canary_outcome"] == "promoted"
     rec = record(kube, namespace)
     assert rec["phase"] == "promoted" and rec["attempt"] == 1
