@@ -326,6 +326,27 @@ class Engine(object):
         return self.result(**backend.report(self, first, observed, writes))
 
 
+def account(exc):
+    """What a call that failed midway had written and what is live (Engine.accounting)."""
+    if getattr(exc, "actions", None) is None:
+        return {}
+    found = dict(changed=bool(exc.actions), actions=list(exc.actions))
+    if getattr(exc, "live", None):
+        found["live"] = exc.live
+    return found
+
+
+def account_text(exc):
+    """The same, as the end of the failure message."""
+    if getattr(exc, "actions", None) is None:
+        return ""
+    text = ("; written by this call before it stopped: %s" % "; ".join(exc.actions)
+            if exc.actions else "; nothing was written by this call")
+    if getattr(exc, "live", None):
+        text += "; %s" % exc.live
+    return text
+
+
 class ReadCache(object):
     """What one call has read: objects by (kind, namespace, name), lists by (kind,
     namespace, label selector); an object is also found in an unselected list of its

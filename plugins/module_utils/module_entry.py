@@ -24,6 +24,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_err
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import Kube, KubeError
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import WaitError
+from ansible_collections.progressive.delivery.plugins.module_utils.engine import account, account_text
 
 WAIT_ARG_SPEC = dict(
     wait=dict(type="bool", default=True),
@@ -64,27 +65,6 @@ def kube_for(module):
         return Kube(build_api_client(module.params))
     except Exception as exc:  # kubeconfig parse errors come in many types
         module.fail_json(msg="cannot configure the Kubernetes client: %s" % exc)
-
-
-def account(exc):
-    """What a call that failed midway had written and what is live (Engine.accounting)."""
-    if getattr(exc, "actions", None) is None:
-        return {}
-    found = dict(changed=bool(exc.actions), actions=list(exc.actions))
-    if getattr(exc, "live", None):
-        found["live"] = exc.live
-    return found
-
-
-def account_text(exc):
-    """The same, as the end of the failure message."""
-    if getattr(exc, "actions", None) is None:
-        return ""
-    text = ("; written by this call before it stopped: %s" % "; ".join(exc.actions)
-            if exc.actions else "; nothing was written by this call")
-    if getattr(exc, "live", None):
-        text += "; %s" % exc.live
-    return text
 
 
 def run_module(module, work, refusal_types=()):

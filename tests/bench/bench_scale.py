@@ -21,7 +21,6 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import benchlib as bl  # noqa: E402
-from bench_bluegreen import make_app  # noqa: E402
 
 TITLE = "(4) scale"
 APPS_GOAL = 4.0

@@ -139,7 +139,7 @@ def machine():
 
 def machine_line(info=None):
     info = info or machine()
-    load = " / ".join("%.2f" % v for v in info["load"] if v is not None) or "?"
+    load = " / ".join("%.2f" % float(v) for v in info["load"] if v is not None) or "?"
     return "machine: nproc %s, load average (1/5/15 min) at start %s" % (info["nproc"], load)
 
 

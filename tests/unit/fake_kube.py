@@ -150,7 +150,7 @@ class FakeKube(object):
         422 that does not say which test failed."""
         for op in operations:
             if op["op"] == "test" and value_at(
-                    current, [k for k in op["path"].split("/")[1:]]) != op.get("value"):
+                    current, op["path"].split("/")[1:]) != op.get("value"):
                 raise KubeError(422, "Invalid", "the server rejected our request due to an "
                                 "error in our request")
 

@@ -409,6 +409,8 @@ def test_a_failure_midway_carries_what_was_written_and_what_is_live():
         with eng.Engine(kube).accounting():
             raise KubeError(403, "Forbidden", "cannot get configmaps")
     assert err.value.actions == [] and err.value.live is None
+
+
 # --- the read cache: each object read once per call unless it changed ------------
 def reads(kube, kind="ConfigMap"):
     return [r for r in kube.requests if r[0] in ("get", "list") and r[1] == kind]

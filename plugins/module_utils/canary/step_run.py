@@ -35,6 +35,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks 
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.release_call import (
     RecordError,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.engine import account, account_text
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import KubeError
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
@@ -218,9 +219,11 @@ class StepRun(object):
             self.fail("invalid input: %s" % exc,
                       errors=[dict(field=e.path, message=e.message) for e in exc.errors])
         except KubeError as exc:
-            self.fail("Kubernetes API error: %s" % exc)
+            # a failure midway (a missing permission) says what the backend had written
+            # and what is live, as the backend's own module says it
+            self.fail("Kubernetes API error: %s%s" % (exc, account_text(exc)), **account(exc))
         except (WaitError, RecordError, sp.PrepareRefused) as exc:
-            self.fail(str(exc))
+            self.fail(str(exc) + account_text(exc), **account(exc))
 
     def call_backend(self, call):
         """The backend's call, as its module makes it; its refusal fails the step."""
