@@ -38,7 +38,11 @@ SERVICEACCOUNT = Resource("v1", "ServiceAccount", "serviceaccounts", True)
 def bind_release_identity(kube, namespace, backend):
     """A ServiceAccount holding only deploy/rbac/<backend>.yaml; returns its token."""
     with open(os.path.join(RBAC, backend + ".yaml")) as handle:
-        role = yaml.safe_load(handle)
+        return bind_role(kube, namespace, yaml.safe_load(handle))
+
+
+def bind_role(kube, namespace, role):
+    """A ServiceAccount `releaser` holding only ``role``; returns its token."""
     kube.create(ROLE, namespace, role)
     kube.create(SERVICEACCOUNT, namespace, {"metadata": {"name": "releaser"}})
     kube.create(ROLEBINDING, namespace, {

@@ -11,7 +11,7 @@ import yaml
 
 from canary_objects import create_stable
 from playbooks import role_play, run_playbook, write_playbook
-from test_rbac import RBAC, ROLE, ROLEBINDING, SERVICEACCOUNT, token_kubeconfig
+from test_rbac import RBAC, bind_role, token_kubeconfig
 from test_role_reliability import bluegreen_vars, canary_vars
 from test_k8s_bluegreen import seed001_v1_live
 
@@ -35,25 +35,10 @@ def role_without(backend, api_group, resource, verbs):
     return role
 
 
-def bind(kube, namespace, role):
-    kube.create(ROLE, namespace, role)
-    kube.create(SERVICEACCOUNT, namespace, {"metadata": {"name": "releaser"}})
-    kube.create(ROLEBINDING, namespace, {
-        "metadata": {"name": "releaser"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
-                    "name": role["metadata"]["name"]},
-        "subjects": [{"kind": "ServiceAccount", "name": "releaser", "namespace": namespace}]})
-    answer = kube.request("POST", "/api/v1/namespaces/%s/serviceaccounts/releaser/token"
-                          % namespace, body={"apiVersion": "authentication.k8s.io/v1",
-                                             "kind": "TokenRequest",
-                                             "spec": {"expirationSeconds": 3600}})
-    return answer["status"]["token"]
-
-
 @pytest.fixture
 def run_limited(kube, kubeconfig, namespace, tmp_path, monkeypatch):
     def run(role, play):
-        config = token_kubeconfig(kubeconfig, bind(kube, namespace, role),
+        config = token_kubeconfig(kubeconfig, bind_role(kube, namespace, role),
                                   tmp_path / "releaser.kubeconfig")
         monkeypatch.setenv("KUBECONFIG", config)
         monkeypatch.setenv("K8S_AUTH_KUBECONFIG", config)
