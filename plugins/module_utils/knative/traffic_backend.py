@@ -114,6 +114,10 @@ class TrafficBackend(object):
                      engine.remaining())
         except WaitTimeout:
             pass
+        # The controllers moved while we waited (a wait answered by its first read opens no
+        # watch, so the call's read cache would keep the Configuration read before it, and
+        # @latest_created would name the revision before the template change): read afresh.
+        engine.reads.forget()
 
     # --- planning --------------------------------------------------------
     def plan(self, observed):
