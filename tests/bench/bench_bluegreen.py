@@ -11,8 +11,6 @@ Each run switches the Service to the version that is not live, whichever way run
     python tests/bench/bench_bluegreen.py [--runs N]
 """
 
-import argparse
-import json
 import os
 import subprocess
 import sys
@@ -136,13 +134,7 @@ def run(kube, runs, log=None):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--runs", type=int, default=bl.runs_default(3))
-    args = parser.parse_args()
-    print(bl.machine_line())
-    out = run(bl.kube_client(), args.runs)
-    print("\n### %s (median of %d)\n\n%s" % (out["title"], args.runs, out["table"]))
-    print("\n" + json.dumps(out["results"]))
+    bl.script_main(__doc__, run)
 
 
 if __name__ == "__main__":

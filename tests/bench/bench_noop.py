@@ -6,8 +6,6 @@ first request (goal: <= 0.35 s).
     python tests/bench/bench_noop.py [--runs N]
 """
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -178,13 +176,7 @@ def run(kube, runs, log=None):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--runs", type=int, default=bl.runs_default(3))
-    args = parser.parse_args()
-    print(bl.machine_line())
-    out = run(bl.kube_client(), args.runs)
-    print("\n### %s (median of %d)\n\n%s" % (out["title"], args.runs, out["table"]))
-    print("\n" + json.dumps(out["results"]))
+    bl.script_main(__doc__, run)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ A, C A B, ...), and reports medians and ratios of those medians: the machine is 
 so only numbers taken side by side compare.
 """
 
+import argparse
 import json
 import os
 import statistics
@@ -394,3 +395,15 @@ class RssSampler(object):
                     total += rss_bytes(pid)
             self.peak = max(self.peak, total)
             self._stop.wait(self.interval)
+
+
+def script_main(doc, run, default_runs=3):
+    """The command line of a benchmark whose ``run(kube, runs)`` returns its title, table
+    and results: --runs, the machine line, the table, the results as JSON."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=runs_default(default_runs))
+    args = parser.parse_args()
+    print(machine_line())
+    out = run(kube_client(), args.runs)
+    print("\n### %s (median of %d)\n\n%s" % (out["title"], args.runs, out["table"]))
+    print("\n" + json.dumps(out["results"]))
