@@ -353,11 +353,18 @@ class ReadCache(object):
     kind and namespace. A write forgets the object and the lists of its kind and
     namespace, unless the server's answer shows nothing changed (the same
     resourceVersion); ``forget()`` drops everything (after a watch, a 409, a settle, a
-    write made past the engine); reads made past it (``CachingClient``) refresh it."""
+    write made past the engine); reads made past it (``CachingClient``) refresh it.
+
+    A write also sets ``moved``: controllers answer it by changing objects of other
+    kinds (a Deployment's ReplicaSets and pods, a Service's EndpointSlices), so the first
+    read past the engine after it (the wait or proof that follows the write) forgets
+    everything read before. Keying this on the read rather than on the watch matters:
+    a wait whose first read already satisfies it never watches."""
 
     def __init__(self):
         self.objects = {}
         self.lists = {}
+        self.moved = False
 
     def get(self, resource, namespace, name):
         """(found, the object or None when it does not exist)."""
@@ -387,6 +394,7 @@ class ReadCache(object):
         if before is not None and after is not None and _version(before) is not None \
                 and _version(before) == _version(after):
             return  # the server kept the object as it was (an apply that changed nothing)
+        self.moved = True
         self.objects.pop((resource.kind, namespace, name), None)
         for key in list(self.lists):
             if key[:2] == (resource.kind, namespace):
@@ -395,6 +403,12 @@ class ReadCache(object):
     def forget(self):
         self.objects.clear()
         self.lists.clear()
+        self.moved = False
+
+    def read_past(self):
+        """A read past the engine is about to happen: after a write, drop the rest."""
+        if self.moved:
+            self.forget()
 
     def _drop_kind(self, resource, namespace):
         for store in (self.objects, self.lists):
@@ -426,7 +440,8 @@ class CachingClient(object):
     restores. What it reads is fresher than the engine's copy: a GET or a list narrowed to
     one name (how a wait reads) replaces that object in the cache, any other list replaces
     what the cache holds of that kind and namespace. A watch (the call waits for the
-    cluster to move) or a write made past the engine forgets everything read so far."""
+    cluster to move), a write made past the engine, or the first read after one of the
+    engine's writes forgets everything read so far (``ReadCache.moved``)."""
 
     MOVES = ("watch", "create", "patch", "apply", "replace", "delete")
 
@@ -445,16 +460,19 @@ class CachingClient(object):
         return moving
 
     def get(self, resource, namespace, name):
+        self._reads.read_past()
         obj = self.unwrapped.get(resource, namespace, name)
         self._reads.refresh(resource, namespace, name, obj)
         return obj
 
     def get_or_none(self, resource, namespace, name):
+        self._reads.read_past()
         obj = self.unwrapped.get_or_none(resource, namespace, name)
         self._reads.refresh(resource, namespace, name, obj)
         return obj
 
     def list(self, resource, namespace=None, label_selector=None, field_selector=None):
+        self._reads.read_past()
         listed = self.unwrapped.list(resource, namespace, label_selector=label_selector,
                                      field_selector=field_selector)
         self._reads.refresh_list(resource, namespace, label_selector, field_selector,

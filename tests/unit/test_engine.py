@@ -9,6 +9,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils import engine
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     CONFIGMAP,
     DEPLOYMENT,
+    REPLICASET,
     KubeError,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
@@ -24,6 +25,11 @@ NS = "web"
 def configmap(name, **data):
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": name, "namespace": NS}, "data": data}
+
+
+def replicaset(name, replicas):
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": name, "namespace": NS}, "spec": {"replicas": replicas}}
 
 
 class ColourBackend(object):
@@ -516,3 +522,29 @@ def test_a_read_made_past_the_engine_refreshes_what_it_read():
     assert engine.get(CONFIGMAP, NS, "other")["data"]["colour"] == "x"  # from that list
     assert reads(kube) == [("get", "ConfigMap", "live"), ("list", "ConfigMap", NS),
                            ("list", "ConfigMap", NS), ("list", "ConfigMap", NS)]
+
+
+def test_the_first_read_past_the_engine_after_a_write_forgets_the_other_kinds():
+    """A write moves controllers: a Deployment's patch changes its ReplicaSets. A wait whose
+    first read is already satisfied opens no watch, so that read itself must drop what was
+    read before the write."""
+    kube = FakeKube([configmap("live", colour="blue"), replicaset("web-1", 5)])
+    engine = eng.Engine(kube)
+    engine.get(REPLICASET, NS, "web-1")
+    engine.write(eng.Write("patch", CONFIGMAP, NS, "live", {"data": {"colour": "green"}}))
+    kube.put(replicaset("web-1", 1))  # the controller's answer to the write
+    engine.kube.list(CONFIGMAP, NS, field_selector="metadata.name=live")  # the wait's read
+    assert engine.get(REPLICASET, NS, "web-1")["spec"]["replicas"] == 1
+    # no write since that read: the cache serves again
+    engine.kube.list(CONFIGMAP, NS, field_selector="metadata.name=live")
+    engine.get(REPLICASET, NS, "web-1")
+    assert [r for r in kube.requests if r[1] == "ReplicaSet"] == [("get", "ReplicaSet", "web-1")] * 2
+
+
+def test_a_call_without_writes_keeps_its_reads_across_a_wait_read():
+    kube = FakeKube([configmap("live", colour="blue"), replicaset("web-1", 5)])
+    engine = eng.Engine(kube)
+    engine.get(REPLICASET, NS, "web-1")
+    engine.kube.list(CONFIGMAP, NS, field_selector="metadata.name=live")
+    engine.get(REPLICASET, NS, "web-1")
+    assert [r for r in kube.requests if r[1] == "ReplicaSet"] == [("get", "ReplicaSet", "web-1")]
