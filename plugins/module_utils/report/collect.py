@@ -204,6 +204,8 @@ class Recorder(object):
                                               for g in failed_gates[-3:])
         elif halts:
             why = "the fleet halted: " + halts[-1]["reason"]
+        elif (fleet or {}).get("clusters", {}).get(host, {}).get("reason"):
+            why = fleet["clusters"][host]["reason"]
         else:
             why = rel["failures"][-1]["message"] if rel["failures"] else "asked to roll back"
         rel["decisions"].append(dict(time=end, decision="rollback", why=why))
@@ -476,6 +478,10 @@ class Recorder(object):
         fleet["ended"] = max(fleet["ended"], ts)
         if "fleet_action" in facts:
             fleet["clusters"][host]["action"] = facts["fleet_action"]
+        if facts.get("fleet_reason"):
+            # why the fleet rolls the cluster back when its gates ran outside a release of
+            # this run (the re-check of a cluster released by an earlier job)
+            fleet["clusters"][host]["reason"] = facts["fleet_reason"]
         if isinstance(facts.get("fleet_report_rollback"), dict):
             self.rollbacks[host] = facts["fleet_report_rollback"]
         verdict = facts.get("fleet_verdict")
