@@ -119,7 +119,8 @@ class CallbackModule(CallbackBase):
         args = (data.get("invocation") or {}).get("module_args") or {}
         try:
             self.recorder.task(result._host.get_name(), action, result.task_name, args, data,
-                               start, time.time(), failed)
+                               start, time.time(), failed,
+                               check_mode=bool(getattr(task, "check_mode", False)))
         except Exception as exc:  # the report must never break a release
             self._display.warning("release_report: could not record %r: %s" % (result.task_name, exc))
 

@@ -17,8 +17,23 @@ __metaclass__ = type
 
 import datetime
 
-MODULES = ("k8s_bluegreen", "k8s_canary", "canary_release_state", "canary_step", "gate_check",
-           "knative_traffic", "contour_delegate")
+from ansible_collections.progressive.delivery.plugins.module_utils.report.traffic import (
+    bluegreen_release,
+    candidate,
+    classify,
+    is_preview,
+    labelled,
+    remember_backend_facts,
+    rolled_back_target,
+    shares,
+    traffic_object,
+)
+
+# The traffic objects of the bluegreen role's gateway, contour and knative backends
+# (traffic.py reads their results).
+TRAFFIC_MODULES = ("gateway_traffic", "contour_delegate", "knative_traffic")
+MODULES = ("k8s_bluegreen", "k8s_canary", "canary_release_state", "canary_step",
+           "gate_check") + TRAFFIC_MODULES
 BLUEGREEN_STEPS = {"deployed": "deploy", "previewed": "deploy and preview",
                    "promoted": "promote", "rolled_back": "roll back",
                    "scaled_down": "scale down"}
@@ -60,6 +75,8 @@ class Recorder(object):
         self.fleets = {}            # fleet name -> fleet dict
         self.host_fleet = {}        # host -> fleet name
         self.rollbacks = {}         # host -> {version, of}: a fleet rolling a canary back
+        self.backend_facts = {}     # host -> the bluegreen backends' facts (traffic.py)
+        self.traffic_objects = {}   # (host, app, version) -> the live traffic object
 
     # ------------------------------------------------------------------ releases
     def _release(self, host, kind, namespace, app, version, start):
@@ -100,13 +117,17 @@ class Recorder(object):
                                  traffic=dict(rel["traffic"][-1]["split"]) if rel["traffic"] else {}))
         rel["ended"] = max(rel["ended"], end)
 
-    def task(self, host, action, name, args, result, start, end, failed=False):
+    def task(self, host, action, name, args, result, start, end, failed=False, check_mode=False):
         """One finished task. ``action``: the module or action name; ``args``: the module's
-        arguments as invoked; ``result``: its result dict."""
+        arguments as invoked; ``result``: its result dict; ``check_mode``: whether the task
+        ran in check mode (what it returns is a prediction, not traffic)."""
         args = args or {}
         result = result or {}
         if action in ("set_fact", "ansible.builtin.set_fact"):
-            self._facts(host, result.get("ansible_facts") or {}, end)
+            facts = result.get("ansible_facts") or {}
+            remember_backend_facts(self.backend_facts.setdefault(host, {}), facts)
+            self._task_gates(host, facts, end)
+            self._facts(host, facts, end)
             return
         if action in ("set_stats", "ansible.builtin.set_stats"):
             self._stats(host, (result.get("ansible_stats") or {}).get("data") or {})
@@ -126,8 +147,11 @@ class Recorder(object):
             self._canary_record(host, name, args, result, start, end, failed)
         elif module == "canary_step":
             self._canary_step(host, name, args, result, start, end, failed)
-        elif module == "gate_check":
+        elif module == "gate_check" and not args.get("validate_only"):
+            # (a validate_only call checks the gates' fields: no evaluation)
             self._gates(host, name, result, start, end, failed)
+        elif module in TRAFFIC_MODULES:
+            self._backend_traffic(host, module, name, args, result, start, end, failed, check_mode)
 
     def _bluegreen(self, host, name, args, result, start, end, failed):
         state = args.get("state")
@@ -145,35 +169,47 @@ class Recorder(object):
             previous = result.get("previous_version") or rel["previous"]
             rel["previous"] = previous
             self._traffic(rel, end, {version: 100, previous: 0}, "promoted")
-            gates = [g for g in rel["gates"] if g["time"] <= start]
-            why = ("gates passed before the switch: " + ", ".join(
-                "%s (%s)" % (g["name"], g["label"]) for g in gates[-3:])) if gates else \
-                "no gate before the switch"
-            if not result.get("changed", True):
-                why = "%s was already live: nothing to switch" % version
-            rel["decisions"].append(dict(time=end, decision="promote", why=why))
-            rel["outcome"] = "promoted"
+            self._promoted(rel, start, end, result.get("changed", True))
         elif state == "rolled_back" and not failed:
             back_to = live or rel["previous"]
             self._traffic(rel, end, {back_to: 100, rel["version"] or version: 0}, "rolled back")
-            failed_gates = [g for g in rel["gates"] if not g["passed"]]
-            fleet = self.fleets.get(self.host_fleet.get(host))
-            halts = [v for v in (fleet or {}).get("verdicts", []) if v["halt"]]
-            if failed_gates:
-                why = "gate failed: " + "; ".join("%s: %s" % (g["name"], g["message"])
-                                                  for g in failed_gates[-3:])
-            elif halts:
-                why = "the fleet halted: " + halts[-1]["reason"]
-            else:
-                why = rel["failures"][-1]["message"] if rel["failures"] else "asked to roll back"
-            rel["decisions"].append(dict(time=end, decision="rollback", why=why))
-            rel["outcome"] = "rolled_back"
+            self._rolled_back(host, rel, end)
         title = BLUEGREEN_STEPS.get(state, state or "change")
         if state == "scaled_down":
             title = "scale down %s" % version
         self._step(rel, title, start, end, failed)
         if failed:
             rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+
+    @staticmethod
+    def _promoted(rel, start, end, changed):
+        """The promote decision of a blue/green release and why."""
+        gates = [g for g in rel["gates"] if g["time"] <= start]
+        why = ("gates passed before the switch: " + ", ".join(
+            "%s (%s)" % (g["name"], g["label"]) for g in gates[-3:])) if gates else \
+            "no gate before the switch"
+        if not changed:
+            why = "%s was already live: nothing to switch" % rel["version"]
+        rel["decisions"].append(dict(time=end, decision="promote", why=why))
+        rel["outcome"] = "promoted"
+
+    def _rolled_back(self, host, rel, end):
+        """The rollback decision of a blue/green release and why: the failed gate, the
+        fleet's halt, or the failure."""
+        failed_gates = [g for g in rel["gates"] if not g["passed"]]
+        fleet = self.fleets.get(self.host_fleet.get(host))
+        halts = [v for v in (fleet or {}).get("verdicts", []) if v["halt"]]
+        if failed_gates:
+            why = "gate failed: " + "; ".join("%s: %s" % (g["name"], g["message"])
+                                              for g in failed_gates[-3:])
+        elif halts:
+            why = "the fleet halted: " + halts[-1]["reason"]
+        elif (fleet or {}).get("clusters", {}).get(host, {}).get("reason"):
+            why = fleet["clusters"][host]["reason"]
+        else:
+            why = rel["failures"][-1]["message"] if rel["failures"] else "asked to roll back"
+        rel["decisions"].append(dict(time=end, decision="rollback", why=why))
+        rel["outcome"] = "rolled_back"
 
     def _canary_record(self, host, name, args, result, start, end, failed):
         record = result.get("record") or {}
@@ -347,6 +383,19 @@ class Recorder(object):
             self._step(rel, "gates: " + label if label else "gates", start, end,
                        failed or not result.get("passed", True))
 
+    def _task_gates(self, host, facts, end):
+        """Task-file gates (type tasks): the release_gate role runs them as the user's tasks,
+        not through gate_check; their verdicts come with the role's combined result."""
+        combined = facts.get("release_gate_result")
+        if not isinstance(combined, dict):
+            return
+        rel = self._current(host)
+        if rel is None:
+            return
+        for gate in combined.get("results") or []:
+            if isinstance(gate, dict) and gate.get("type") == "tasks":
+                rel["gates"].append(dict(time=end, label=combined.get("label") or "", **_gate(gate)))
+
     def _pause(self, host, name, result, start, end):
         seconds = end - start
         if "Fleet | bake" in (name or ""):
@@ -362,6 +411,55 @@ class Recorder(object):
                                   label=task_title(name)))
         if rel["kind"] == "bluegreen":
             self._step(rel, "hold %ds" % round(seconds), start, end, False)
+
+    # ------------------------------------------------- bluegreen over gateway, contour, knative
+    def _backend_traffic(self, host, module, name, args, result, start, end, failed, check_mode):
+        """A call of the bluegreen role's gateway, contour or knative backend: the live
+        split after it (and before it, for the first one of the release), and the step,
+        decision and outcome the change means (traffic.py). Calls of other roles, preview
+        objects and check-mode predictions are left out."""
+        release = bluegreen_release(name)
+        facts = self.backend_facts.get(host) or {}
+        if release is None or is_preview(module, args, facts):
+            return
+        app, version = release
+        # The live object is the first one the release touched; another path of the same
+        # root proxy is a preview path.
+        where = traffic_object(module, args, result)
+        main = self.traffic_objects.setdefault((host, app, version), where)
+        if where != main or check_mode:
+            return
+        namespace = (facts.get("bluegreen_child") or {}).get("namespace") if \
+            module == "contour_delegate" else None
+        rel = self._release(host, "bluegreen", namespace or where[1], app, version, start)
+        rel["version"] = version
+        if failed:
+            self._step(rel, "change traffic", start, end, True)
+            rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
+            return
+        before, after = shares(module, result)
+        cand = candidate(module, facts, result, rel.get("targets", {}).get(version))
+        if cand is None and not rel["traffic"]:
+            cand = rolled_back_target(before, after)
+        if cand:
+            rel.setdefault("targets", {})[version] = cand
+        if not rel["traffic"] and before:
+            self._traffic(rel, start, labelled(before, cand, version), "live before the change")
+        seen = [label for sample in rel["traffic"] for label in sample["split"]]
+        change = classify(before, after, cand)
+        live_before = sorted(t for t, p in before.items() if p > 0 and t != cand)
+        if change in ("preview", "promote") and live_before and not rel["previous"]:
+            rel["previous"] = ", ".join(live_before)
+        why = {"preview": "the candidate at 0%", "promote": "promoted",
+               "rollback": "rolled back"}.get(change, "live split")
+        self._traffic(rel, end, labelled(after, cand, version, seen), why)
+        if change == "promote":
+            self._promoted(rel, start, end, result.get("changed", True))
+        elif change == "rollback":
+            self._rolled_back(host, rel, end)
+        if change:
+            self._step(rel, BLUEGREEN_STEPS[{"preview": "previewed", "promote": "promoted",
+                                             "rollback": "rolled_back"}[change]], start, end, False)
 
     # ------------------------------------------------------------------ the fleet
     def _facts(self, host, facts, ts):
@@ -380,6 +478,10 @@ class Recorder(object):
         fleet["ended"] = max(fleet["ended"], ts)
         if "fleet_action" in facts:
             fleet["clusters"][host]["action"] = facts["fleet_action"]
+        if facts.get("fleet_reason"):
+            # why the fleet rolls the cluster back when its gates ran outside a release of
+            # this run (the re-check of a cluster released by an earlier job)
+            fleet["clusters"][host]["reason"] = facts["fleet_reason"]
         if isinstance(facts.get("fleet_report_rollback"), dict):
             self.rollbacks[host] = facts["fleet_report_rollback"]
         verdict = facts.get("fleet_verdict")
@@ -431,12 +533,28 @@ def _gate(gate):
 
 def _finish(rel):
     rel = dict(rel)
+    if rel.get("targets"):
+        rel["traffic"] = _backfilled(rel["traffic"])
     for step in rel["steps"]:
         if step["end"] is None:
             step["end"] = rel["ended"]
     if rel["outcome"] == "in_progress" and rel["failures"]:
         rel["outcome"] = "failed"
     return rel
+
+
+def _backfilled(traffic):
+    """Every sample names every target of the release: a candidate found by its tag only
+    when it came in (Knative) was at 0% before. Repeats left by the filling are dropped."""
+    labels = []
+    for sample in traffic:
+        labels += [label for label in sample["split"] if label not in labels]
+    out = []
+    for sample in traffic:
+        split = dict((label, sample["split"].get(label, 0)) for label in labels)
+        if not out or out[-1]["split"] != split:
+            out.append(dict(sample, split=split))
+    return out
 
 
 def _with_iso(obj):

@@ -30,6 +30,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
     build_api_client,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.lease import holding as hd
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PLAYBOOK = os.path.join(REPO, "playbooks", "fleet.yml")
@@ -136,6 +137,18 @@ def first_task_index(result, host, name_part):
 
 
 PROMOTE = "switch live traffic to the candidate"
+ROLLBACK_LEASE = "take the release lease for the rollback"
+
+
+def assert_lease_given_back(result, kube, namespace, host):
+    """The fleet's rollback of ``host`` took the app's release lease there and gave it back."""
+    (taken,) = result.results_of(ROLLBACK_LEASE, host)
+    assert "(%s)" % host in taken["holder"], taken
+    lease = kube.get(hd.LEASE, namespace, "myapp-release")
+    assert hd.holding_of(lease) is None, lease
+    assert lease["metadata"]["annotations"][hd.LAST_HOLDER] == taken["holder"], lease
+
+
 BLUEGREEN_STATES = ("previewed", "promoted", "rolled_back", "scaled_down")
 
 
@@ -225,6 +238,9 @@ def test_a_failed_gate_on_the_second_cluster_halts_and_rolls_back(fleet):
     gate = clusters["cluster-b"]["failed_gates"][0]
     assert gate["name"] == "smoke" and gate["values"]["succeeded"] == 0, gate
     assert first_task_index(result, "cluster-c", PROMOTE) is None
+    # the fleet rolled cluster-a back under its release lease, given back after
+    assert_lease_given_back(result, kubes["cluster-a"], ns, "cluster-a")
+    assert not result.results_of(ROLLBACK_LEASE, "cluster-c")
     message = [r.get("msg", "") for unused, r in result.tasks("cluster-a") if r.get("failed")]
     assert any("halted at wave 2/3" in m and "cluster-c: untouched" in m for m in message), message
 
@@ -357,6 +373,7 @@ def test_a_killed_fleet_release_resumes_and_a_recheck_within_max_failed_goes_on(
     assert first_task_index(result, "cluster-a", "Gates | evaluate") is not None
     assert route_weights(kube_a, ns) == [{"myapp-lan": 100}]
     assert fleet_record(kube_a, ns)["phase"] == "rolled_back"
+    assert_lease_given_back(result, kube_a, ns, "cluster-a")
     for name in ("cluster-b", "cluster-c"):
         assert live_version(fleet.kubes[name], ns) == "v2", name
         assert fleet_record(fleet.kubes[name], ns)["phase"] == "baked", name
@@ -365,6 +382,13 @@ def test_a_killed_fleet_release_resumes_and_a_recheck_within_max_failed_goes_on(
     assert report["outcome"] == "partially_released"
     assert [(v["halt"], v["failed"]) for v in report["verdicts"]] == [
         (False, ["cluster-a"]), (False, ["cluster-a"]), (False, ["cluster-a"])], report["verdicts"]
+    # cluster-a's traffic line: the HTTPRoute's rule from v2 (its Service myapp-v2) back to
+    # myapp-lan, rolled back by the fleet with the re-check's reason
+    (a,) = [r for r in report["releases"] if r["cluster"] == "cluster-a"]
+    assert [t["split"] for t in a["traffic"]] == [{"myapp-lan": 0, "v2": 100}, {"myapp-lan": 100, "v2": 0}]
+    assert a["targets"] == {"v2": "myapp-v2"} and a["outcome"] == "rolled_back"
+    assert a["decisions"][-1]["decision"] == "rollback"
+    assert "gate(s) failed after wave 1/3" in a["decisions"][-1]["why"], a["decisions"]
 
 
 CANARY_PLAY = {
