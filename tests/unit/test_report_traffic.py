@@ -282,3 +282,11 @@ def test_the_page_is_self_contained_for_the_new_backends_too():
     gateway_release(run, post_gate=False)
     page = render(run.report())
     assert not re.search(r'(src|href)=|@import|url\(|<script', page)
+
+
+def test_a_check_mode_switch_of_the_service_backend_is_no_traffic():
+    run = Run()
+    run.task("progressive.delivery.k8s_bluegreen", "Blue/green | switch | shop blue",
+             dict(name="shop", namespace="web", version="blue", state="promoted"),
+             dict(changed=True, live_version="blue", previous_version="green"), check_mode=True)
+    assert run.rec.reports() == []

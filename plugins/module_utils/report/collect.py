@@ -141,6 +141,8 @@ class Recorder(object):
                 rel["failures"].append(dict(time=end, task=name, message=str(result.get("msg", ""))[:2000]))
             return
         module = short_action(action)
+        if module == "k8s_bluegreen" and check_mode:
+            return  # a prediction of the switch, not traffic
         if module == "k8s_bluegreen":
             self._bluegreen(host, name, args, result, start, end, failed)
         elif module == "canary_release_state":
