@@ -263,6 +263,20 @@ def run_playbook(path, extra_vars=None, inventory="localhost,", forks=None, env=
                 output=output[-2000:], peak_rss=watcher.peak if watcher else None)
 
 
+def run_floor(case, *args, timeout=600):
+    """Run one case of floor.py as a process of its own (as a module would be); return the
+    process's wall time. Raises when it fails."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, os.path.join(here, "floor.py"), case]
+                          + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if proc.returncode:
+        raise RuntimeError("floor %s failed: %s %s" % (case, proc.stdout[-500:],
+                                                       proc.stderr[-1500:]))
+    return time.monotonic() - start
+
+
 def count_tasks(output):
     """Tasks that ran, from the recap line(s): ok + changed + failed (skipped aside)."""
     total = 0
