@@ -190,10 +190,33 @@ K8S_APPS_PLAY = [{
          "retries": 60, "delay": 5}]}]
 
 
+PING_PLAY = [{"name": "one module task per app, doing nothing", "hosts": "apps",
+              "gather_facts": False, "tasks": [{"name": "ping", "ansible.builtin.ping": {}}]}]
+PLAYS = {"ours": APPS_PLAY, "k8s": K8S_APPS_PLAY, "ping": PING_PLAY}
+
+
+def way_of(name):
+    """(play key, forks or None, extra environment) of a way such as 'ours',
+    'k8s', 'ping+pipelining' or 'ours+forks=10' (pure)."""
+    parts = name.split("+")
+    if parts[0] not in PLAYS:
+        raise ValueError("unknown way %r (ours, k8s, ping; +pipelining, +forks=N)" % name)
+    forks, env = None, {}
+    for part in parts[1:]:
+        if part == "pipelining":
+            env["ANSIBLE_PIPELINING"] = "1"
+        elif part.startswith("forks="):
+            forks = int(part[len("forks="):])
+        else:
+            raise ValueError("unknown modifier %r in %r" % (part, name))
+    return parts[0], forks, env
+
+
 def apps_part(kube, namespaces, runs, sizes, log, ways=("ours", "k8s"), env=None):
     """1 / 10 / 50 apps promoted by one ansible-playbook run (forks = apps), this collection
-    and the kubernetes.core way interleaved; ``env`` adds settings to every run (for
-    example ANSIBLE_PIPELINING) so a lever can be measured on its own."""
+    and the kubernetes.core way interleaved. Other ways measure what the time goes to:
+    'ping' (Ansible's own cost of one module task per host), '+pipelining', '+forks=N';
+    ``env`` adds settings to every run."""
     workdir = tempfile.mkdtemp(prefix="bench-apps-")
     ns = namespaces.new()
     most = max(sizes)
@@ -206,40 +229,58 @@ def apps_part(kube, namespaces, runs, sizes, log, ways=("ours", "k8s"), env=None
     for index in range(most):
         for version in ("v1", "v2"):
             wait_for_rollout(kube, ns, "app-%d-%s" % (index, version), 300)
-    plays = {"ours": bl.write_yaml(workdir, "apps.yml", APPS_PLAY),
-             "k8s": bl.write_yaml(workdir, "apps-k8s.yml", K8S_APPS_PLAY)}
+    plays = dict((key, bl.write_yaml(workdir, "apps-%s.yml" % key, play))
+                 for key, play in PLAYS.items())
     live = dict(("app-%d" % i, "v1") for i in range(most))
 
     def release(count, way):
+        key, forks, way_env = way_of(way)
         hosts = {}
         for index in range(count):
             app = "app-%d" % index
-            live[app] = "v2" if live[app] == "v1" else "v1"
+            if key != "ping":
+                live[app] = "v2" if live[app] == "v1" else "v1"
             hosts[app] = dict(ansible_connection="local", app=app, target=live[app],
                               ansible_python_interpreter=sys.executable)
-        inventory = bl.write_yaml(workdir, "inventory-%s-%d.yml" % (way, count), {
+        inventory = bl.write_yaml(workdir, "inventory-%d.yml" % count, {
             "apps": {"hosts": hosts, "vars": {"ns": ns}}})
-        return bl.run_playbook(plays[way], inventory=inventory, forks=count, env=env,
-                               sampler=bl.RssSampler)
+        return bl.run_playbook(plays[key], inventory=inventory, forks=min(count, forks or count),
+                               env=dict(env or {}, **way_env), sampler=bl.RssSampler)
     cases = dict(("%s %d" % (way, n), (lambda n=n, way=way: release(n, way)))
                  for n in sizes for way in ways)
     found = bl.interleaved(cases, runs, log)
-    rows, results = [], {}
     small = min(sizes)
-    one = dict((way, bl.median(bl.field(found["%s %d" % (way, small)]))) for way in ways)
+
+    def measured(way, size, key="seconds"):
+        return bl.median(bl.field(found["%s %d" % (way, size)], key))
+    rows, results = [], {}
+    main_way, others = ways[0], list(ways[1:])
+    other = "k8s" if "k8s" in others else None
+    if other:
+        others.remove(other)
     for size in sizes:
-        value = dict((way, bl.median(bl.field(found["%s %d" % (way, size)]))) for way in ways)
-        peak = bl.median(bl.field(found["%s %d" % (ways[0], size)], "peak_rss"))
-        x = bl.ratio(value[ways[0]], one[ways[0]])
-        results[size] = dict(seconds=value, ratio=x, peak_rss=peak)
+        value, x = measured(main_way, size), bl.ratio(measured(main_way, size),
+                                                      measured(main_way, small))
+        results[size] = dict((way, dict(seconds=measured(way, size), cpu=measured(way, size, "cpu"),
+                                        peak_rss=measured(way, size, "peak_rss")))
+                             for way in ways)
+        results[size]["ratio"] = x
         goal = "<= %.0fx: %s" % (APPS_GOAL, bl.goal_met(x, APPS_GOAL)) if size == 50 else "-"
-        other = value.get("k8s")
-        rows.append(["%d app(s), one ansible-playbook, forks %d (other: kubernetes.core)"
-                     % (size, size), bl.seconds(value[ways[0]]), bl.times(x),
-                     bl.seconds(other) if other else "-",
-                     bl.times(bl.ratio(other, one["k8s"])) if other else "-",
-                     bl.times(bl.ratio(value[ways[0]], other)) if other else "-",
-                     "peak RSS " + bl.megabytes(peak), goal])
+        spent = "peak RSS %s, CPU %s" % (bl.megabytes(measured(main_way, size, "peak_rss")),
+                                         bl.seconds(measured(main_way, size, "cpu")))
+        if other:
+            theirs = measured(other, size)
+            rows.append(["%d app(s), one ansible-playbook, forks %d (%s; other: kubernetes.core)"
+                         % (size, size, main_way), bl.seconds(value), bl.times(x),
+                         bl.seconds(theirs), bl.times(bl.ratio(theirs, measured(other, small))),
+                         bl.times(bl.ratio(value, theirs)), spent, goal])
+        else:
+            rows.append(["%d app(s), one ansible-playbook, forks %d (%s)" % (size, size, main_way),
+                         bl.seconds(value), bl.times(x), "-", "-", "-", spent, goal])
+        for way in others:
+            rows.append(["%d app(s), %s" % (size, way), bl.seconds(measured(way, size)),
+                         bl.times(bl.ratio(measured(way, size), measured(way, small))),
+                         "-", "-", "-", "CPU %s" % bl.seconds(measured(way, size, "cpu")), "-"])
     namespaces.drop(ns)
     return rows, results
 
