@@ -49,7 +49,7 @@ sanity: bootstrap
 
 bench: up
 	$(PY) tests/bench/wait_latency.py
-	$(PY) tests/bench/run.py $(if $(BENCH_RUNS),--runs $(BENCH_RUNS))
+	$(PY) tests/bench/run.py $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) $(if $(BENCH_QUICK),--quick)
 
 artifact: up
 	@bash scripts/run_artifact.sh

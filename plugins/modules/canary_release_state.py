@@ -31,7 +31,8 @@ description:
   - O(state=present) records an event of the release in flight (O(step), O(phase),
     O(weight), O(gate_results), O(reason)). A step's start time is kept while the release
     stays on that step, so for a pause RV(remaining) is what is left of it, also after a
-    restart.
+    restart. An event the record already holds (the same step, phase, weight, gate results,
+    reason and data) writes nothing and reports no change.
   - O(state=absent) deletes the record.
   - "Steps: a list of C({weight: N}) (an integer percent, increasing from step to step) and
     C({pause: DURATION}) (C(30s), C(10m), C(1h30m), seconds, or C({pause: {duration: 10m}}));

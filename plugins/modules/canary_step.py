@@ -142,6 +142,16 @@ options:
         and says what was still missing.
     type: int
     default: 300
+  lease:
+    description:
+      - The release lease this release holds (M(progressive.delivery.release_lease)), as
+        C({name: <lease_name>, holder: <holder>}) of the C(release_lease) call that took it
+        (the canary role passes them). Before its first write the step renews the lease
+        (one JSON patch that sets C(spec.renewTime) only while C(spec.holderIdentity) is
+        still O(lease.holder), so no read is needed); when another job took the lease over
+        (or it was given back or deleted), the step fails naming the holder, writes
+        nothing, and returns RV(lease_lost). Not renewed in check mode. Default: no lease.
+    type: dict
 extends_documentation_fragment:
   - progressive.delivery.k8s_auth
 attributes:
@@ -267,6 +277,15 @@ task_gates:
   returned: always
   type: list
   elements: dict
+lease_lost:
+  description: The step stopped because this release no longer holds its lease (O(lease)).
+  returned: when the lease was lost
+  type: bool
+lease:
+  description: The lease as read after it was found lost (holder, since, expires), or null
+    when it was deleted.
+  returned: when the lease was lost
+  type: dict
 traffic_result:
   description:
     - A weight step's result of the backend, as its module returns it (for example
@@ -333,6 +352,7 @@ OWN_SPEC = dict(
     pods_gate=dict(type="bool", default=True),
     max_restarts=dict(type="int", default=0),
     gate_interval=dict(type="raw"),
+    lease=dict(type="dict"),
 )
 
 

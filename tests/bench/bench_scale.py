@@ -3,13 +3,16 @@
 - knative_traffic on a Configuration with 2, 20 and 200 revisions: a call that moves the
   split between the two newest revisions, and a no-op call (cost should stay flat);
 - contour_delegate on a root HTTPProxy with 1 and with 50 includes: a call that switches
-  the include to the other child;
+  the include to the other child, against the floor making the same switch (floor.py
+  contour-delegate: one GET, one PATCH, a watch until Contour says valid);
 - 1, 10 and 50 apps promoted (blue/green, 1 replica each) by one ansible-playbook run with
   as many forks: total time against one app (goal: 50 apps <= 4x one app on this 2-core
-  machine), and the peak summed RSS of the module processes.
+  machine), the peak summed RSS of the module processes, and the same promotions the
+  kubernetes.core way (k8s patched + k8s_info until, delay 5) in the same run.
 
-    python tests/bench/bench_scale.py [--runs N] [--parts knative,contour,apps]
-        [--revisions 2,20,200] [--includes 1,50] [--apps 1,10,50]
+    python tests/bench/bench_scale.py [--runs N] [--parts knative,contour,apps] [--quick]
+        [--revisions 2,20,200] [--includes 1,50] [--apps 1,10,50] [--ways ours,k8s]
+        [--env ANSIBLE_PIPELINING=1]
 """
 
 import argparse
@@ -99,15 +102,18 @@ def knative_part(kube, namespaces, runs, sizes, log):
         moved, same = bl.median(bl.field(found["move"])), bl.median(bl.field(found["no-op"]))
         base = base or (moved, same)
         results[size] = dict(move=moved, no_op=same)
-        rows.append(["knative_traffic, %d revisions" % size, bl.seconds(moved),
-                     bl.times(bl.ratio(moved, base[0])), bl.seconds(same),
-                     bl.times(bl.ratio(same, base[1])), "-"])
+        rows.append(["knative_traffic, %d revisions (a split change)" % size, bl.seconds(moved),
+                     bl.times(bl.ratio(moved, base[0])), "-", "-", "-",
+                     "no-op %s (%s)" % (bl.seconds(same), bl.times(bl.ratio(same, base[1]))),
+                     "-"])
     namespaces.drop(ns)
     return rows, results
 
 
 # --- contour_delegate: 1 / 50 includes --------------------------------------------------
 def contour_part(kube, namespaces, runs, sizes, log):
+    """contour_delegate switching the /blog include between two children, against the
+    floor doing the same switch (floor.py contour-delegate), interleaved."""
     from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
         HTTPPROXY,
     )
@@ -131,18 +137,27 @@ def contour_part(kube, namespaces, runs, sizes, log):
                 for i in range(2, size + 1)]}})
         state = {"child": "child-1"}
 
-        def switch():
+        def flip():
             state["child"] = "child-0" if state["child"] == "child-1" else "child-1"
+            return state["child"]
+
+        def switch():
             return bl.run_module_process("contour_delegate", dict(
                 name="root", namespace=ns, path="/blog", wait_timeout=60,
-                child={"name": state["child"], "namespace": ns}))
+                child={"name": flip(), "namespace": ns}))
+
+        def floor():
+            return bl.run_floor("contour-delegate", ns, "root", "/blog", flip())
         switch()  # the include exists before timing
-        found = bl.interleaved({"switch": switch}, runs, log)
+        found = bl.interleaved({"switch": switch, "floor": floor}, runs, log)
         value = bl.median(bl.field(found["switch"]))
-        base = base or value
-        results[size] = value
-        rows.append(["contour_delegate, root with %d include(s)" % size, bl.seconds(value),
-                     bl.times(bl.ratio(value, base)), "-", "-", "-"])
+        least = bl.median(bl.field(found["floor"]))
+        base = base or (value, least)
+        results[size] = dict(seconds=value, floor=least, x_floor=bl.ratio(value, least))
+        rows.append(["contour_delegate, root with %d include(s) (other: floor)" % size,
+                     bl.seconds(value), bl.times(bl.ratio(value, base[0])), bl.seconds(least),
+                     bl.times(bl.ratio(least, base[1])), bl.times(bl.ratio(value, least)),
+                     "-", "-"])
         namespaces.drop(ns)
     return rows, results
 
@@ -154,8 +169,54 @@ APPS_PLAY = [{
         "name": "{{ app }}", "namespace": "{{ ns }}", "version": "{{ target }}",
         "state": "promoted", "service": "{{ app }}", "wait_timeout": 300}}]}]
 
+# The same promotion the kubernetes.core way, as in bench_bluegreen: the Service's selector
+# patched, then the EndpointSlices listed until only the new version's pod serves.
+SERVED = ("(slices.resources | map(attribute='endpoints', default=[]) | flatten"
+          " | selectattr('conditions.ready') | map(attribute='targetRef.name') | list)")
+K8S_APPS_PLAY = [{
+    "name": "promote every app the kubernetes.core way", "hosts": "apps",
+    "gather_facts": False,
+    "tasks": [
+        {"name": "point the Service at the new version", "kubernetes.core.k8s": {
+            "state": "patched", "kind": "Service", "name": "{{ app }}", "namespace": "{{ ns }}",
+            "definition": {"spec": {"selector": {"app": "{{ app }}", "version": "{{ target }}"}}}}},
+        {"name": "wait until only the new version's pod serves",
+         "kubernetes.core.k8s_info": {
+             "api_version": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+             "namespace": "{{ ns }}", "label_selectors": ["kubernetes.io/service-name={{ app }}"]},
+         "register": "slices",
+         "until": ["%s | length == 1" % SERVED,
+                   "%s | select('match', app ~ '-' ~ target ~ '-') | list | length == 1" % SERVED],
+         "retries": 60, "delay": 5}]}]
 
-def apps_part(kube, namespaces, runs, sizes, log):
+
+PING_PLAY = [{"name": "one module task per app, doing nothing", "hosts": "apps",
+              "gather_facts": False, "tasks": [{"name": "ping", "ansible.builtin.ping": {}}]}]
+PLAYS = {"ours": APPS_PLAY, "k8s": K8S_APPS_PLAY, "ping": PING_PLAY}
+
+
+def way_of(name):
+    """(play key, forks or None, extra environment) of a way such as 'ours',
+    'k8s', 'ping+pipelining' or 'ours+forks=10' (pure)."""
+    parts = name.split("+")
+    if parts[0] not in PLAYS:
+        raise ValueError("unknown way %r (ours, k8s, ping; +pipelining, +forks=N)" % name)
+    forks, env = None, {}
+    for part in parts[1:]:
+        if part == "pipelining":
+            env["ANSIBLE_PIPELINING"] = "1"
+        elif part.startswith("forks="):
+            forks = int(part[len("forks="):])
+        else:
+            raise ValueError("unknown modifier %r in %r" % (part, name))
+    return parts[0], forks, env
+
+
+def apps_part(kube, namespaces, runs, sizes, log, ways=("ours", "k8s"), env=None):
+    """1 / 10 / 50 apps promoted by one ansible-playbook run (forks = apps), this collection
+    and the kubernetes.core way interleaved. Other ways measure what the time goes to:
+    'ping' (Ansible's own cost of one module task per host), '+pipelining', '+forks=N';
+    ``env`` adds settings to every run."""
     workdir = tempfile.mkdtemp(prefix="bench-apps-")
     ns = namespaces.new()
     most = max(sizes)
@@ -168,31 +229,58 @@ def apps_part(kube, namespaces, runs, sizes, log):
     for index in range(most):
         for version in ("v1", "v2"):
             wait_for_rollout(kube, ns, "app-%d-%s" % (index, version), 300)
-    play = bl.write_yaml(workdir, "apps.yml", APPS_PLAY)
+    plays = dict((key, bl.write_yaml(workdir, "apps-%s.yml" % key, play))
+                 for key, play in PLAYS.items())
     live = dict(("app-%d" % i, "v1") for i in range(most))
 
-    def release(count):
+    def release(count, way):
+        key, forks, way_env = way_of(way)
         hosts = {}
         for index in range(count):
             app = "app-%d" % index
-            live[app] = "v2" if live[app] == "v1" else "v1"
+            if key != "ping":
+                live[app] = "v2" if live[app] == "v1" else "v1"
             hosts[app] = dict(ansible_connection="local", app=app, target=live[app],
                               ansible_python_interpreter=sys.executable)
         inventory = bl.write_yaml(workdir, "inventory-%d.yml" % count, {
             "apps": {"hosts": hosts, "vars": {"ns": ns}}})
-        return bl.run_playbook(play, inventory=inventory, forks=count, sampler=bl.RssSampler)
-    cases = dict(("%d" % n, (lambda n=n: release(n))) for n in sizes)
+        return bl.run_playbook(plays[key], inventory=inventory, forks=min(count, forks or count),
+                               env=dict(env or {}, **way_env), sampler=bl.RssSampler)
+    cases = dict(("%s %d" % (way, n), (lambda n=n, way=way: release(n, way)))
+                 for n in sizes for way in ways)
     found = bl.interleaved(cases, runs, log)
+    small = min(sizes)
+
+    def measured(way, size, key="seconds"):
+        return bl.median(bl.field(found["%s %d" % (way, size)], key))
     rows, results = [], {}
-    one = bl.median(bl.field(found[str(min(sizes))]))
+    main_way, others = ways[0], list(ways[1:])
+    other = "k8s" if "k8s" in others else None
+    if other:
+        others.remove(other)
     for size in sizes:
-        value = bl.median(bl.field(found[str(size)]))
-        peak = bl.median(bl.field(found[str(size)], "peak_rss"))
-        x = bl.ratio(value, one)
-        results[size] = dict(seconds=value, ratio=x, peak_rss=peak)
+        value, x = measured(main_way, size), bl.ratio(measured(main_way, size),
+                                                      measured(main_way, small))
+        results[size] = dict((way, dict(seconds=measured(way, size), cpu=measured(way, size, "cpu"),
+                                        peak_rss=measured(way, size, "peak_rss")))
+                             for way in ways)
+        results[size]["ratio"] = x
         goal = "<= %.0fx: %s" % (APPS_GOAL, bl.goal_met(x, APPS_GOAL)) if size == 50 else "-"
-        rows.append(["%d app(s), one ansible-playbook, forks %d" % (size, size),
-                     bl.seconds(value), bl.times(x), bl.megabytes(peak), "-", goal])
+        spent = "peak RSS %s, CPU %s" % (bl.megabytes(measured(main_way, size, "peak_rss")),
+                                         bl.seconds(measured(main_way, size, "cpu")))
+        if other:
+            theirs = measured(other, size)
+            rows.append(["%d app(s), one ansible-playbook, forks %d (%s; other: kubernetes.core)"
+                         % (size, size, main_way), bl.seconds(value), bl.times(x),
+                         bl.seconds(theirs), bl.times(bl.ratio(theirs, measured(other, small))),
+                         bl.times(bl.ratio(value, theirs)), spent, goal])
+        else:
+            rows.append(["%d app(s), one ansible-playbook, forks %d (%s)" % (size, size, main_way),
+                         bl.seconds(value), bl.times(x), "-", "-", "-", spent, goal])
+        for way in others:
+            rows.append(["%d app(s), %s" % (size, way), bl.seconds(measured(way, size)),
+                         bl.times(bl.ratio(measured(way, size), measured(way, small))),
+                         "-", "-", "-", "CPU %s" % bl.seconds(measured(way, size, "cpu")), "-"])
     namespaces.drop(ns)
     return rows, results
 
@@ -209,8 +297,11 @@ def make_app_quick(kube, ns, app):
     kube.create(SERVICE, ns, service(app, "v1", app))
 
 
+QUICK = dict(revisions=(2, 20), includes=(1, 50), apps=(1, 10, 50))
+
+
 def run(kube, runs, log=None, parts=("knative", "contour", "apps"), revisions=(2, 20, 200),
-        includes=(1, 50), apps=(1, 10, 50)):
+        includes=(1, 50), apps=(1, 10, 50), ways=("ours", "k8s"), env=None):
     namespaces = bl.Namespaces(kube, "scale")
     rows, results = [], {}
     try:
@@ -221,12 +312,13 @@ def run(kube, runs, log=None, parts=("knative", "contour", "apps"), revisions=(2
             part_rows, results["contour"] = contour_part(kube, namespaces, runs, includes, log)
             rows += part_rows
         if "apps" in parts:
-            part_rows, results["apps"] = apps_part(kube, namespaces, runs, apps, log)
+            part_rows, results["apps"] = apps_part(kube, namespaces, runs, apps, log, ways, env)
             rows += part_rows
     finally:
         namespaces.clean()
-    table = bl.markdown_table(["case", "wall (median)", "x smallest", "no-op / peak RSS",
-                               "no-op x smallest", "goal"], rows)
+    table = bl.markdown_table(["case", "ours (median)", "x smallest", "other (median)",
+                               "other x smallest", "ours / other",
+                               "no-op (x smallest) or peak RSS", "goal"], rows)
     return dict(title=TITLE, table=table, results=results)
 
 
@@ -238,13 +330,26 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--runs", type=int, default=bl.runs_default(1))
     parser.add_argument("--parts", default="knative,contour,apps")
-    parser.add_argument("--revisions", type=sizes, default=(2, 20, 200))
-    parser.add_argument("--includes", type=sizes, default=(1, 50))
-    parser.add_argument("--apps", type=sizes, default=(1, 10, 50))
+    parser.add_argument("--revisions", type=sizes, default=None)
+    parser.add_argument("--includes", type=sizes, default=None)
+    parser.add_argument("--apps", type=sizes, default=None)
+    parser.add_argument("--ways", default="ours,k8s",
+                        help="the apps part: ours, k8s (the kubernetes.core way) or both")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="the apps part: set this for every ansible-playbook run "
+                             "(a lever to measure, e.g. ANSIBLE_PIPELINING=1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="revisions %s only (growing 200 revisions takes minutes)"
+                        % ",".join(str(n) for n in QUICK["revisions"]))
     args = parser.parse_args()
     print(bl.machine_line())
+    sizing = dict(QUICK) if args.quick else {}
+    for key in ("revisions", "includes", "apps"):
+        if getattr(args, key):
+            sizing[key] = getattr(args, key)
+    env = dict(item.split("=", 1) for item in args.env) or None
     out = run(bl.kube_client(), args.runs, parts=args.parts.split(","),
-              revisions=args.revisions, includes=args.includes, apps=args.apps)
+              ways=tuple(args.ways.split(",")), env=env, **sizing)
     print("\n### %s (median of %d)\n\n%s" % (out["title"], args.runs, out["table"]))
     print("\n" + json.dumps(out["results"], default=str))
 

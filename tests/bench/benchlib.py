@@ -238,13 +238,15 @@ def write_yaml(directory, name, data):
 def run_playbook(path, extra_vars=None, inventory="localhost,", forks=None, env=None,
                  timeout=1800, sampler=None):
     """Run ansible-playbook; return dict(seconds, rc, tasks (ok+changed+failed count),
-    output tail, peak_rss when a sampler class is given). Raises on failure."""
+    output tail, peak_rss when a sampler class is given, cpu: the CPU seconds of the
+    run's processes). Raises on failure."""
     argv = [ANSIBLE_PLAYBOOK, "-i", inventory, "-c", "local", path]
     if forks:
         argv += ["-f", str(forks)]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     start = time.monotonic()
+    cpu_before = _children_cpu()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=ansible_env(env), text=True)
     watcher = sampler(proc.pid) if sampler else None
@@ -260,7 +262,31 @@ def run_playbook(path, extra_vars=None, inventory="localhost,", forks=None, env=
         raise RuntimeError("ansible-playbook %s failed (rc %s):\n%s"
                            % (os.path.basename(path), proc.returncode, output[-3000:]))
     return dict(seconds=elapsed, rc=proc.returncode, tasks=count_tasks(output),
-                output=output[-2000:], peak_rss=watcher.peak if watcher else None)
+                output=output[-2000:], peak_rss=watcher.peak if watcher else None,
+                cpu=_children_cpu() - cpu_before)
+
+
+def _children_cpu():
+    """User + system CPU seconds of every finished child process, and theirs (Ansible
+    waits for its workers and they for the module processes, so a playbook run's whole
+    CPU, controller and modules, is counted once it ended)."""
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_floor(case, *args, timeout=600):
+    """Run one case of floor.py as a process of its own (as a module would be); return the
+    process's wall time. Raises when it fails."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, os.path.join(here, "floor.py"), case]
+                          + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if proc.returncode:
+        raise RuntimeError("floor %s failed: %s %s" % (case, proc.stdout[-500:],
+                                                       proc.stderr[-1500:]))
+    return time.monotonic() - start
 
 
 def count_tasks(output):

@@ -7,6 +7,7 @@ one process per run, as the benchmarks start it:
     python tests/bench/floor.py canary-contour NS CHILD STABLE CANARY WEIGHT...
     python tests/bench/floor.py canary-knative NS KSVC IMAGE WEIGHT...
     python tests/bench/floor.py canary-gateway NS ROUTE STABLE CANARY WEIGHT...
+    python tests/bench/floor.py contour-delegate NS ROOT PATH CHILD
 
 Each canary case also writes a release record (one ConfigMap write per step), as the
 role does. Nothing here is clever; it is the least a release can do.
@@ -275,9 +276,28 @@ def canary_gateway(api, namespace, route, stable, canary, *weights):
         record(api, namespace, step, weight)
 
 
+def contour_delegate(api, namespace, root, path, child):
+    """The root HTTPProxy's include at ``path`` pointed at ``child`` (one GET of the root
+    for its includes, one PATCH), then Contour's 'valid' for the root's new generation and
+    for the child (Contour judges both in one pass)."""
+    proxies = ns_path(namespace, "projectcontour.io/v1", "httpproxies")
+    current = api.request("GET", proxies + "/" + root)
+    includes = [i for i in current["spec"].get("includes") or []
+                if not any(c.get("prefix") == path for c in i.get("conditions") or [])]
+    includes.append({"name": child, "namespace": namespace, "conditions": [{"prefix": path}]})
+    written = api.request("PATCH", proxies + "/" + root, {"spec": {"includes": includes}})
+    generation = written["metadata"]["generation"]
+
+    def valid(proxy, generation=None):
+        return (proxy.get("status") or {}).get("currentStatus") == "valid" and \
+            condition_true(proxy, "Valid", generation)
+    api.wait_one(proxies, root, lambda p: valid(p, generation))
+    api.wait_one(proxies, child, valid)
+
+
 CASES = {"bluegreen": bluegreen, "canary-replicas": canary_replicas,
          "canary-contour": canary_contour, "canary-knative": canary_knative,
-         "canary-gateway": canary_gateway}
+         "canary-gateway": canary_gateway, "contour-delegate": contour_delegate}
 
 
 def main(argv):

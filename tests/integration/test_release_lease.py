@@ -28,8 +28,10 @@ from playbooks import (
     run_playbook,
     write_playbook,
 )
+from modules import run_module
 from test_k8s_bluegreen import seed001_v1_live, template
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import trace
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     SERVICE,
@@ -293,6 +295,79 @@ def test_a_killed_job_elsewhere_is_refused_until_taken_over_then_the_release_res
     taken = result.results_of("take the release lease")[0]
     assert taken["decision"] == "take_over" and taken["previous"]["holder"] == killed_holder
     assert_resumed(result, kube, namespace)
+
+
+# ---------------------------------------------------------------------------
+# renewal by each canary step
+# ---------------------------------------------------------------------------
+RENEW_STEPS = [{"weight": 25}, {"pause": "20s"}, {"weight": 100}]
+
+
+def test_each_canary_step_renews_the_lease_a_long_pause_included(
+        kube, namespace, tmp_path, monkeypatch):
+    create_stable(kube, namespace, replicas=4)
+    requests = tmp_path / "requests"
+    monkeypatch.setenv(trace.ENV, str(requests))  # the job's modules trace their requests
+    proc = start(tmp_path, canary_play(namespace, "v2", RENEW_STEPS), "renewing")
+    try:
+        job = wait_held(kube, namespace)
+        acquired = hd.holding_of(lease(kube, namespace)).acquired
+        # in the pause: the lease was renewed after it was taken
+        rec = wait_record(kube, namespace, lambda r: r.get("step") == 1, timeout=180)
+        renewed = hd.holding_of(lease(kube, namespace)).renewed
+        assert acquired < renewed <= rec["step_started"] + 0.001, (acquired, renewed, rec)
+        assert holder(kube, namespace) == job
+        result = finish(proc)
+    finally:
+        kill_playbook(proc)
+    assert not result.failed, result.summary()
+    assert result.custom_stats["canary_outcome"] == "promoted"
+    assert_released(kube, namespace, by=job)
+    # one renewal per canary_step call (prepare, the three steps, promote), each the
+    # call's first request: one patch, no read
+    entries = trace.parse(requests.read_text())
+    lease_path = "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s" % (namespace, LEASE_NAME)
+    renewals = [e for e in entries if e["method"] == "PATCH" and e["path"] == lease_path]
+    assert [e["status"] for e in renewals] == ["200"] * 5, renewals
+    for renewal in renewals:
+        first = [e for e in entries if e["pid"] == renewal["pid"]][0]
+        assert first is renewal, (first, renewal)
+    assert not [e for e in entries if e["method"] == "GET" and e["path"] == lease_path
+                and e["pid"] in set(r["pid"] for r in renewals)]
+
+
+def test_a_step_after_a_take_over_fails_naming_the_new_holder_and_rolls_nothing_back(
+        kube, namespace, tmp_path):
+    create_stable(kube, namespace, replicas=4)
+    proc = start(tmp_path, canary_play(namespace, "v2", RENEW_STEPS), "taken")
+    other = "AWX job 99 on https://awx.example.com"
+    try:
+        job = wait_held(kube, namespace)
+        wait_record(kube, namespace, lambda r: r.get("step") == 1, timeout=180)
+        # during the pause, an operator's job takes the lease over
+        taken = run_module("release_lease", name="myapp", namespace=namespace, holder=other,
+                           takeover=True, duration="10m", purpose="canary release of myapp v3")
+        assert taken["decision"] == "take_over", taken
+        result = finish(proc)
+    finally:
+        kill_playbook(proc)
+    assert result.failed, result.summary()
+    step = [m for m in result.failure_messages() if "was taken over" in m]
+    assert step, result.summary()
+    assert "held by %s (canary release of myapp v3)" % other in step[0], step[0]
+    assert "not by this job (%s)" % job in step[0], step[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    summary = result.failure_messages()[-1]
+    assert "Not rolled back" in summary and other in summary, summary
+    assert result.custom_stats["canary_outcome"] == "lease_lost"
+    # the step wrote nothing (the record is still at the pause, the canary still has its
+    # 25%: no rollback), and the lease is the other job's, left alone
+    rec = record(kube, namespace)
+    assert rec["step"] == 1 and rec["phase"] == "progressing" and rec["weight"] == 25, rec
+    assert replicas(kube, namespace, "myapp-canary") == 1
+    assert holder(kube, namespace) == other
+    given_back = result.results_of("give the release lease back")[0]
+    assert given_back["decision"] == "other", given_back
 
 
 def test_an_expired_lease_is_taken_without_being_asked(kube, namespace, tmp_path):

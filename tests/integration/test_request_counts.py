@@ -179,6 +179,24 @@ def test_canary_release_state_no_op(monkeypatch, tmp_path, kube, namespace):
                  steps=steps, state="query")
 
 
+def test_canary_release_state_present_no_op(monkeypatch, tmp_path, kube, namespace):
+    """state=present with the event the record already holds (a re-run task, a pause slice
+    whose gates answered as before): one read, no write, changed=false. Manages: the
+    record's ConfigMap."""
+    steps = [{"weight": 10}, {"pause": "1m"}, {"weight": 100}]
+    base = dict(name="myapp", namespace=namespace, version="v2", steps=steps)
+    started = run_module("canary_release_state", state="started", stable_version="v1", **base)
+    assert not started.get("failed"), started
+    gates = [{"name": "pods", "passed": True, "message": "2/2 ready"}]
+    assert_no_op(monkeypatch, tmp_path, kube, namespace, (CONFIGMAP,), "canary_release_state",
+                 ["ConfigMap myapp-release"], state="present", step=1, phase="progressing",
+                 weight=10, gate_results=gates, **base)
+    # a new fact is still written: other gate results
+    moved = run_module("canary_release_state", state="present", step=1, weight=10,
+                       gate_results=[dict(gates[0], passed=False)], **base)
+    assert moved["changed"] is True and moved["record"]["gates"][0]["passed"] is False, moved
+
+
 def test_gate_check_no_op(monkeypatch, tmp_path, kube, namespace):
     """Manages: the pods its pods_ready gate selects (one list)."""
     create_stable(kube, namespace, replicas=2, service=False)

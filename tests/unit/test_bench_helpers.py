@@ -97,3 +97,15 @@ def test_runs_default_can_be_set_for_every_benchmark(monkeypatch):
     assert bl.runs_default(3) == 3
     monkeypatch.setenv("BENCH_RUNS", "7")
     assert bl.runs_default(3) == 7
+
+
+def test_a_scale_way_names_its_play_forks_and_settings():
+    import bench_scale
+    assert bench_scale.way_of("ours") == ("ours", None, {})
+    assert bench_scale.way_of("ping+pipelining") == ("ping", None, {"ANSIBLE_PIPELINING": "1"})
+    assert bench_scale.way_of("k8s+forks=10+pipelining") == (
+        "k8s", 10, {"ANSIBLE_PIPELINING": "1"})
+    with pytest.raises(ValueError, match="unknown way"):
+        bench_scale.way_of("theirs")
+    with pytest.raises(ValueError, match="unknown modifier"):
+        bench_scale.way_of("ours+fast")

@@ -74,6 +74,27 @@ def test_start_creates_the_record_then_resume_continues_at_the_recorded_step():
     assert again["remaining"] == 300 and again["pause_chunks"] == [120, 120, 60]
 
 
+def test_an_event_the_record_holds_already_writes_nothing():
+    kube = FakeKube()
+    call(kube, 1000.0, state="started")
+    gates = [{"name": "errors", "passed": True}]
+    first = call(kube, 1100.0, state="present", step=1, weight=1, phase="progressing",
+                 gate_results=gates)
+    assert first["changed"] is True
+    writes = list(kube.writes())
+    # later, the same event again (a re-run task, a pause slice whose gates said the same)
+    again = call(kube, 1200.0, state="present", step=1, weight=1, phase="progressing",
+                 gate_results=gates)
+    assert again["changed"] is False and kube.writes() == writes
+    assert again["record"] == first["record"] == stored_record(kube)
+    assert again["elapsed"] == 100  # the step still started at 1100
+    # anything new is written: other gate results, a reason
+    failed = [{"name": "errors", "passed": False}]
+    moved = call(kube, 1300.0, state="present", step=1, gate_results=failed)
+    assert moved["changed"] is True and stored_record(kube)["gates_checked"] == 1300.0
+    assert call(kube, 1400.0, state="present", step=1, reason="held")["changed"] is True
+
+
 def test_a_conflict_applies_the_event_to_the_fresh_record():
     kube = FakeKube()
     call(kube, 1000.0, state="started")

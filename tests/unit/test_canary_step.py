@@ -215,9 +215,10 @@ def test_a_pause_waits_in_slices_with_the_gates_recorded_after_each():
     assert [g["name"] for g in result["gate_results"]] == ["canary-pods"] and result["passed"]
     record = result["record"]
     assert record["step"] == 1 and record["step_started"] == 1001.0
-    assert record["gates_checked"] == 1026.0
-    # the step's start and one gate record per slice
-    assert [w[0] for w in kube.writes() if w[1] == "ConfigMap"] == ["create"] + ["patch"] * 4
+    # the step's start and the first slice's gate results; the later slices' gates answered
+    # the same, which the record holds already: nothing to write (release_call.record_after)
+    assert record["gates_checked"] == 1011.0
+    assert [w[0] for w in kube.writes() if w[1] == "ConfigMap"] == ["create"] + ["patch"] * 2
 
 
 def test_a_resumed_pause_waits_only_what_is_left():

@@ -94,9 +94,24 @@ def record_after(params, steps, record, now):
     weight = params.get("weight")
     if weight is not None and weight == int(weight):
         weight = int(weight)
-    return rr.update_record(record, now, step=params.get("step"), phase=params.get("phase"),
-                            weight=weight, gates=params.get("gate_results"),
-                            message=params.get("reason"), extra=extra)
+    after = rr.update_record(record, now, step=params.get("step"), phase=params.get("phase"),
+                             weight=weight, gates=params.get("gate_results"),
+                             message=params.get("reason"), extra=extra)
+    # An event that tells the record nothing new (the same step, phase, weight, gate results
+    # and data again: a re-run task, a slice of a pause whose gates answered as before)
+    # leaves it as it is, so the call writes nothing and reports no change; only the times
+    # of the write itself would have moved.
+    if _without_times(after) == _without_times(record):
+        return record
+    return after
+
+
+# Stamped by every write of an event; they say when it was written, not what happened.
+WRITE_TIMES = ("updated", "gates_checked")
+
+
+def _without_times(record):
+    return dict((k, v) for k, v in record.items() if k not in WRITE_TIMES)
 
 
 def query(params, steps, record):

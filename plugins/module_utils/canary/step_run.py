@@ -22,6 +22,7 @@ import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils.canary import (
     release_record as rr,
+    step_lease,
     step_prepare as sp,
     step_traffic as st,
 )
@@ -298,4 +299,5 @@ def run_step(params, kube_for, check_mode=False, clock=time.time, sleep=time.sle
     """One canary_step call: validate (nothing is read on bad input), then run the step."""
     run = StepRun(params, None, check_mode, clock, sleep)
     run.kube = kube_for()
+    step_lease.keep(run)  # the release lease renewed, or the step fails naming its holder
     return run.run()
