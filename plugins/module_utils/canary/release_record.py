@@ -52,6 +52,7 @@ Exact or RegularExpression) or "absent"; text: how the step reads in a timeline
 def _step(index, kind, text, weight=None, seconds=None, value=None):
     return Step(index, kind, weight, seconds, text, value)
 
+
 Decision = namedtuple("Decision", "action start_step message")
 """action: start | resume | done | rollback | promote. start_step: the index of the step to
 run first (start/resume)."""
