@@ -24,6 +24,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.gateway impor
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.report.collect import Recorder
+from ansible_collections.progressive.delivery.plugins.module_utils.report.render import render
 
 from fake_kube import FakeKube
 
@@ -376,3 +378,57 @@ def test_the_promotion_removes_what_the_steps_added(calls):
     assert calls[0].params["mirror"] == {"backend": "shop-v2", "percent": 100,
                                          "state": "absent"}
     assert calls[0].params["weights"] == {"shop-v1": 0, "shop-v2": 100}
+
+
+def test_a_resumed_release_puts_the_header_rule_back_at_the_step_it_resumes(calls):
+    """A job killed after the header step, resumed at the weight step: that call alone
+    carries the header rule (and removes the mirror), whatever the first job managed."""
+    kube = FakeKube()
+    start_release(kube, STEPS)
+    step_run.StepRun(step_params(0, STEPS), kube, clock=lambda: 1001.0).run()
+    step_run.StepRun(step_params(1, STEPS), kube, clock=lambda: 1002.0).run()
+    started = dict(step_params(2, STEPS), action="step")
+    # the killed job had recorded step 2 as started; a new job's query resumes there
+    step_run.StepRun(started, kube, clock=lambda: 1003.0).write_record(phase="progressing")
+    record = rr.read_record(kube.obj("ConfigMap", NS, "shop-release"))
+    decision = rr.decide(record, "v2", rr.parse_steps(STEPS))
+    assert (decision.action, decision.start_step) == ("resume", 2)
+    calls[:] = []
+    result = step_run.StepRun(step_params(2, STEPS), kube, clock=lambda: 1004.0).run()
+    (call,) = calls
+    assert call.params["weights"] == {"shop-v1": 75, "shop-v2": 25}
+    assert call.params["header"]["state"] == "present"
+    assert call.params["mirror"] == {"backend": "shop-v2", "percent": 100, "state": "absent"}
+    assert result["record"]["weight"] == 25
+
+
+def test_the_release_report_shows_mirror_and_header_steps_as_steps():
+    steps = ["mirror 100%", "header x-canary=true", "weight 25%", "weight 100%"]
+    base = dict(name="shop", namespace=NS, version="v2")
+
+    def result(index, kind, weight, phase="progressing"):
+        record = dict(version="v2", stable_version="v1", weight=weight, phase=phase,
+                      step=index, steps=steps)
+        return dict(record=record, evaluations=[], step=dict(index=index, kind=kind,
+                                                             text=steps[index]))
+
+    rec = Recorder()
+    step = "progressive.delivery.canary_step"
+    rec.task("c1", step, "Canary | prepare the canary at 0% and record the start (gateway) | shop v2",
+             dict(base, action="prepare", step=None), result(0, None, 0), 1, 2)
+    for index, kind, weight in ((0, "mirror", 0), (1, "header", 0), (2, "weight", 25),
+                                (3, "weight", 100)):
+        rec.task("c1", step, "Canary | step %d/4 | shop v2" % (index + 1), dict(base, step=index),
+                 result(index, kind, weight), 3 + 2 * index, 4 + 2 * index)
+    rec.task("c1", step, "Canary | promote: v2 becomes the stable version (gateway) | shop v2",
+             dict(base, action="promote", step=None), result(3, None, 100, "promoted"), 12, 13)
+    (report,) = rec.reports()
+    assert [(s["name"], s["traffic"]) for s in report["steps"]] == [
+        ("step 1/4: mirror 100%", {"v1": 100, "v2": 0}),
+        ("step 2/4: header x-canary=true", {"v1": 100, "v2": 0}),
+        ("step 3/4: weight 25%", {"v1": 75, "v2": 25}),
+        ("step 4/4: weight 100%", {"v1": 0, "v2": 100}),
+        ("promote", {"v1": 0, "v2": 100})]
+    assert report["outcome"] == "promoted"
+    page = render(report)
+    assert "step 2/4: header x-canary=true" in page
