@@ -164,6 +164,24 @@ def test_a_gate_failing_after_the_header_step_removes_the_header_rule_and_the_mi
     assert result.custom_stats["canary_failed_step"] == "2/4 (header x-canary=true)"
 
 
+def test_rolling_back_another_versions_release_removes_the_header_rule_its_steps_added(
+        kube, ns, tmp_path):
+    """canary_on_resume=rollback of a release left in flight: the header rule and the
+    mirror are known from the record's steps, not from this run's (weights only)."""
+    first = release(tmp_path, ns, canary_promote=False,
+                    canary_steps=[{"mirror": 50}, {"header": HEADER}, {"weight": 10}])
+    assert not first.failed, first.summary()
+    assert shape(kube.get(gp.HTTPROUTE, ns, "shop")) == (
+        [("x-canary", "true", "shop-v2")], {"shop-v1": 90, "shop-v2": 10}, [])
+    second = release(tmp_path, ns, canary_version="v3", canary_on_resume="rollback",
+                     canary_steps=[{"weight": 100}])
+    assert second.failed  # a rolled back release fails the job, by design
+    assert "rolling it back (on_resume=rollback)" in failed_message(second)
+    route = kube.get(gp.HTTPROUTE, ns, "shop")
+    assert shape(route) == ([], {"shop-v1": 100, "shop-v2": 0}, [])
+    assert accepted_for_generation(route), route["status"]
+
+
 def failed_message(result):
     return [r for r in result.results_of("") if r.get("failed")][0]["msg"]
 
