@@ -2,14 +2,17 @@
 Gateway API controller on the testbed (`testbed.py up --with gateway`). A task-file gate
 keeps the HTTPRoute as the API server has it after every step, so each assertion is about
 the route Contour accepted at that step: the mirror while the canary has no traffic, the
-header rule from its step on, both gone after the promotion or the rollback. Steps that
-a backend cannot do are refused before the role writes anything."""
+header rule from its step on, both gone after the promotion or the rollback (also the
+rollback of another version's release, from the record's steps). A header step on the nginx
+backend is ingress-nginx's canary-by-header. Steps that a backend cannot do are refused
+before the role writes anything."""
 
 import json
 import os
 
 import pytest
 
+from canary_objects import create_ingress
 from playbooks import role_play, run_playbook, write_playbook
 from test_gateway_traffic import ACCESS, GATEWAY, GATEWAY_NS, accepted_for_generation, gateway  # noqa: F401
 
@@ -17,6 +20,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.gateway impor
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     CONFIGMAP,
     DEPLOYMENT,
+    INGRESS,
     NAMESPACE,
     SERVICE,
 )
@@ -180,6 +184,55 @@ def test_rolling_back_another_versions_release_removes_the_header_rule_its_steps
     route = kube.get(gp.HTTPROUTE, ns, "shop")
     assert shape(route) == ([], {"shop-v1": 100, "shop-v2": 0}, [])
     assert accepted_for_generation(route), route["status"]
+
+
+NGINX_GATE = """
+- name: Gate | keep the canary Ingress's annotations
+  ansible.builtin.copy:
+    content: >-
+      {{ lookup('kubernetes.core.k8s', api_version='networking.k8s.io/v1', kind='Ingress',
+         namespace=canary_namespace, resource_name='shop-canary').metadata.annotations | to_json }}
+    dest: "%s/ingress-{{ canary_step.index }}.json"
+    mode: "0644"
+"""
+
+
+def test_a_header_step_on_nginx_is_canary_by_header_until_removed(kube, namespace, tmp_path):
+    """ingress-nginx's own canary-by-header annotations on the canary Ingress (the testbed
+    has no ingress-nginx: the annotations as written are the proof)."""
+    kube.create(DEPLOYMENT, namespace, deployment("shop-v1", "v1"))
+    kube.create(SERVICE, namespace, service("shop-v1", "v1"))
+    create_ingress(kube, namespace, name="shop", service="shop-v1")
+    gate = tmp_path / "gate.yml"
+    gate.write_text(NGINX_GATE % tmp_path)
+    role_vars = dict(
+        canary_app="shop", canary_namespace=namespace, canary_version="v2",
+        canary_backend="nginx", canary_service="", canary_wait_timeout=60,
+        canary_nginx={"ingress": "shop", "canary_service": "shop-v2"},
+        canary_manifests=[deployment("shop-v2", "v2"), service("shop-v2", "v2")],
+        canary_steps=[{"header": HEADER}, {"weight": 10},
+                      {"header": {"name": "x-canary", "regex": "^(1|yes)$"}},
+                      {"header": "absent"}, {"weight": 100}],
+        canary_gate_interval="1s",
+        canary_gates=[{"name": "ingress-kept", "type": "tasks", "file": str(gate)}])
+    result = run_playbook(write_playbook(tmp_path, role_play("progressive.delivery.canary",
+                                                             role_vars)))
+    assert not result.failed, result.summary()
+    prefix = "nginx.ingress.kubernetes.io/canary-"
+    seen = []
+    for index in range(5):
+        with open(os.path.join(str(tmp_path), "ingress-%d.json" % index)) as handle:
+            annotations = json.load(handle)
+        seen.append(dict((k[len(prefix):], v) for k, v in annotations.items()
+                         if k.startswith(prefix)))
+    assert seen == [
+        {"weight": "0", "by-header": "x-canary", "by-header-value": "true"},
+        {"weight": "10", "by-header": "x-canary", "by-header-value": "true"},
+        {"weight": "10", "by-header": "x-canary", "by-header-pattern": "^(1|yes)$"},
+        {"weight": "10"},
+        {"weight": "100"}]
+    assert kube.get_or_none(INGRESS, namespace, "shop-canary") is None
+    assert result.custom_stats["canary_outcome"] == "promoted"
 
 
 def failed_message(result):
