@@ -61,7 +61,11 @@ options:
     type: str
   steps:
     description:
-      - The release's steps. Required with O(state=query) and O(state=started); with
+      - "The release's steps: C({weight: N}), C({pause: DURATION}), C({mirror: N}) (percent of
+        the live requests copied to the canary while it has no weighted traffic),
+        C({header: {name: H, value: V}}) or C({header: {name: H, regex: R}}) or
+        C({header: absent}) (requests that match go to the canary only)."
+      - Required with O(state=query) and O(state=started); with
         O(state=present) it gives the pause length for RV(remaining).
     type: list
     elements: raw
@@ -82,7 +86,10 @@ options:
     description: The stable version, recorded with O(state=started) (or set later).
     type: str
   backend:
-    description: The traffic backend, recorded for the record's readers.
+    description:
+      - The traffic backend, recorded for the record's readers.
+      - With O(steps), a mirror step (only the V(gateway) backend) or a header step
+        (V(gateway) or V(nginx)) the backend cannot do fails the call before reading.
     type: str
   step:
     description: O(state=present) The index (from 0) of the step the release is on.
@@ -185,7 +192,7 @@ message:
   type: str
   sample: "release of myapp v2 is progressing (step 2 of 7, weight 1%): continuing at step 2 (pause 10m)"
 steps:
-  description: The steps, normalised (index, kind, weight, seconds, text).
+  description: The steps, normalised (index, kind, weight, seconds, text, value).
   returned: when steps are given
   type: list
   elements: dict

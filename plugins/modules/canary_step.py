@@ -24,6 +24,13 @@ description:
     M(progressive.delivery.gateway_traffic) and M(progressive.delivery.k8s_rollout)),
     evaluates the gates (as M(progressive.delivery.gate_check) does) and records the weight
     and the gate results."
+  - "A mirror or a header step (O(backend=gateway); a header step also O(backend=nginx)):
+    the same, with the weight in force kept and the C(RequestMirror) filter or the
+    header-matched rule set (nginx: C(canary-by-header) and C(canary-by-header-value) or
+    C(canary-by-header-pattern)). Every traffic call carries the header rule and the mirror
+    the steps up to it ask for: the first weight step above 0 removes the mirror, the header
+    rule stays until promotion or a C({header: absent}) step. A mirror below 100% that the
+    API server did not keep (C(percent) dropped by older Gateway API CRDs) fails the step."
   - "A pause step: records that the step started (a resumed pause keeps its start time, so
     only what is left of it is waited), then waits in slices of O(gate_interval), evaluating
     the gates after each slice and recording their results each time."
@@ -55,7 +62,10 @@ options:
   steps:
     description:
       - "The release's steps, as for M(progressive.delivery.canary_release_state)
-        (C({weight: N}), C({pause: DURATION}))."
+        (C({weight: N}), C({pause: DURATION}), C({mirror: N}), C({header: {name: H, value: V}}))."
+      - A mirror step needs O(backend=gateway), a header step O(backend=gateway) or
+        O(backend=nginx); otherwise, or with the setting of the same name in O(settings)
+        (C(header), C(mirror)), the call fails before reading anything.
     type: list
     elements: raw
     required: true
@@ -225,10 +235,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 step:
-  description: The step that ran, normalised (index, kind, weight, seconds, text); null for O(action=promote) and O(action=prepare).
+  description:
+    - The step that ran, normalised (index, kind, weight, seconds, text, value); null for O(action=promote) and O(action=prepare).
+    - kind is weight, pause, mirror or header; value is a mirror step's percent, or a header step's match
+      (name, value, type Exact or RegularExpression) or C(absent).
   returned: always
   type: dict
-  sample: {"index": 0, "kind": "weight", "weight": 10, "seconds": null, "text": "weight 10%"}
+  sample: {"index": 0, "kind": "weight", "weight": 10, "seconds": null, "text": "weight 10%", "value": null}
 title:
   description: How the step reads in a timeline.
   returned: always

@@ -314,8 +314,8 @@ def test_bad_step_list_is_rejected_before_anything_changes(kube, namespace, tmp_
                             "myapp v2")
     message = failed[0][1]["msg"]
     for text in ("steps[1].pause: needs a duration", "steps[2].weight: 5 does not increase",
-                 "steps[3].setWeight: is not a step key; a step has weight or pause (did you "
-                 "mean 'weight'?)", "steps[4].pause: 'soon' is not a duration"):
+                 "steps[3].setWeight: is not a step key; a step has weight, pause, mirror or "
+                 "header (did you mean 'weight'?)", "steps[4].pause: 'soon' is not a duration"):
         assert text in message, message
     assert kube.get_or_none(DEPLOYMENT, namespace, "myapp-canary") is None
     assert kube.get_or_none(CONFIGMAP, namespace, "myapp-release") is None

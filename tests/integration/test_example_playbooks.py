@@ -102,6 +102,8 @@ def test_gateway_canary_ends_with_all_traffic_on_v2(kube, require_crd):
     fresh(kube, "gateway-canary")
     result = run("gateway_canary.yml")
     assert result.custom_stats["canary_outcome"] == "promoted"
+    assert "Canary | step 1/8 mirror 100% (gateway) | shop v2" in result.ran()
+    assert "Canary | step 3/8 header x-canary=true (gateway) | shop v2" in result.ran()
     route = kube.get(HTTPROUTE, "gateway-canary", "shop")
     assert [(r["name"], r["weight"]) for r in route["spec"]["rules"][0]["backendRefs"]] == [
         ("shop-v1", 0), ("shop-v2", 100)]

@@ -46,6 +46,8 @@ def validate(params):
     if params.get("steps") is not None:
         try:
             steps = rr.parse_steps(params["steps"])
+            if params.get("backend"):  # a mirror or header step the backend cannot do
+                rr.check_backend(steps, params["backend"])
         except ValidationError as exc:
             errs.errors.extend(exc.errors)
     elif state in ("query", "started"):

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The canary release as a state machine: its steps, its record, what to do next.
 
-A release is a list of steps (``{weight: 10}``, ``{pause: 2m}``). Its progress is kept in
+A release is a list of steps (``{weight: 10}``, ``{pause: 2m}``, and on the backends that
+route by request ``{mirror: 100}`` and ``{header: {name: x-canary, value: "true"}}``). Its progress is kept in
 one record (a JSON annotation on a ConfigMap in the cluster): the versions, the index of
 the current step, when that step started, the phase, the last gate results. A job that is
 killed and run again reads the record and continues from the recorded step, with the time
@@ -32,14 +33,25 @@ RECORD_ANNOTATION = "progressive.delivery/canary-release"
 PHASES = ("progressing", "promoting", "promoted", "aborting", "aborted")
 IN_FLIGHT = ("progressing", "promoting", "aborting")
 ON_RESUME = ("continue", "rollback")
-STEP_KEYS = ("weight", "pause")
+STEP_KEYS = ("weight", "pause", "mirror", "header")
+# The backends that can do a step kind (the others refuse the step list before any write).
+STEP_BACKENDS = {"mirror": ("gateway",), "header": ("gateway", "nginx")}
+# RFC 7230 token characters: what the Gateway API and ingress-nginx take as a header name.
+HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")
 # Argo Rollouts' spelling, accepted so that a copied step list says what is wrong with it.
 FOREIGN_KEYS = {"setWeight": "weight", "set_weight": "weight"}
 
 
-Step = namedtuple("Step", "index kind weight seconds text")
-"""kind: weight | pause; weight: 0..100 (weight steps); seconds: the pause length; text:
-how the step reads in a timeline ("weight 10%", "pause 2m")."""
+Step = namedtuple("Step", "index kind weight seconds text value")
+"""kind: weight | pause | mirror | header; weight: 0..100 (weight steps); seconds: the pause
+length; value: a mirror step's percent, a header step's match ({name, value, type}, type
+Exact or RegularExpression) or "absent"; text: how the step reads in a timeline
+("weight 10%", "pause 2m", "mirror 100%", "header x-canary=true")."""
+
+
+def _step(index, kind, text, weight=None, seconds=None, value=None):
+    return Step(index, kind, weight, seconds, text, value)
+
 
 Decision = namedtuple("Decision", "action start_step message")
 """action: start | resume | done | rollback | promote. start_step: the index of the step to
@@ -70,9 +82,14 @@ def _is_int(value):
 def parse_steps(steps, path="steps", require_increasing=True):
     """Validate and normalise a step list; every problem is reported at once.
 
-    A step is ``{weight: N}`` (N an integer percent 0..100) or ``{pause: DURATION}`` /
-    ``{pause: {duration: DURATION}}``. Every pause has a length > 0 (roles run unattended,
-    nothing waits for a person); weights must increase from step to step."""
+    A step is ``{weight: N}`` (N an integer percent 0..100), ``{pause: DURATION}`` /
+    ``{pause: {duration: DURATION}}``, ``{mirror: N}`` (N percent 1..100 of the live
+    requests copied to the canary, only while it has no weighted traffic) or ``{header:
+    {name: H, value: V}}`` / ``{header: {name: H, regex: R}}`` / ``{header: absent}``
+    (requests that match go to the canary only, until promotion, abort or ``absent``).
+    Every pause has a length > 0 (roles run unattended, nothing waits for a person);
+    weights must increase from step to step. Which backends can mirror or match a header
+    is ``check_backend``'s business (the step list alone does not name the backend)."""
     errs = FieldErrors()
     parsed = []
     if not isinstance(steps, list) or not steps:
@@ -80,23 +97,27 @@ def parse_steps(steps, path="steps", require_increasing=True):
                  "{weight: 100}], got %r", steps)
         errs.raise_if_any()
     last_weight = None
+    header_name = None   # (index, name) of the first header step: one header per release
+    header_on = False
     for index, step in enumerate(steps):
         here = "%s[%d]" % (path, index)
         if not isinstance(step, dict):
-            errs.add(here, "must be a dictionary with one key, weight or pause, got %r", step)
+            errs.add(here, "must be a dictionary with one key, weight, pause, mirror or header, "
+                     "got %r", step)
             continue
         unknown = sorted(set(step) - set(STEP_KEYS))
         for key in unknown:
             hint = " (did you mean %r?)" % FOREIGN_KEYS[key] if key in FOREIGN_KEYS else ""
-            errs.add("%s.%s" % (here, key), "is not a step key; a step has weight or pause%s",
-                     hint)
+            errs.add("%s.%s" % (here, key), "is not a step key; a step has weight, pause, "
+                     "mirror or header%s", hint)
         present = [k for k in STEP_KEYS if k in step]
         if len(present) > 1:
-            errs.add(here, "has both weight and pause; make them two steps")
+            errs.add(here, "has both %s and %s; make them two steps", present[0],
+                     present[1])
             continue
         if not present:
             if not unknown:
-                errs.add(here, "is empty; a step has weight or pause")
+                errs.add(here, "is empty; a step has weight, pause, mirror or header")
             continue
         if "weight" in step:
             weight = step["weight"]
@@ -110,7 +131,42 @@ def parse_steps(steps, path="steps", require_increasing=True):
                 errs.add(here + ".weight", "%d does not increase on the previous weight %d; "
                          "weights must increase from step to step", weight, last_weight)
             last_weight = weight
-            parsed.append(Step(index, "weight", weight, None, "weight %d%%" % weight))
+            parsed.append(_step(index, "weight", "weight %d%%" % weight, weight=weight))
+        elif "mirror" in step:
+            percent = _percent(step["mirror"])
+            if percent is None or not 1 <= percent <= 100:
+                errs.add(here + ".mirror", "must be an integer percent from 1 to 100 (of the "
+                         "live requests copied to the canary), got %r", step["mirror"])
+                continue
+            if last_weight:
+                # a copy of requests the canary already serves would double them
+                errs.add(here + ".mirror", "comes after weight %d%%: a mirror copies traffic "
+                         "to a canary that has none yet; put it before the first weight step "
+                         "above 0", last_weight)
+                continue
+            parsed.append(_step(index, "mirror", "mirror %d%%" % percent, value=percent))
+        elif "header" in step:
+            match = _header_match(errs, here + ".header", step["header"])
+            if match is None:
+                continue
+            if match == "absent":
+                if not header_on:
+                    errs.add(here + ".header", "absent removes the header rule of an earlier "
+                             "header step; there is none before it")
+                    continue
+                header_on = False
+                parsed.append(_step(index, "header", "header removed", value="absent"))
+                continue
+            if header_name is not None and header_name[1].lower() != match["name"].lower():
+                errs.add(here + ".header.name", "%r differs from %r of %s[%d]: a release "
+                         "routes by one header (a later step may change its value)",
+                         match["name"], header_name[1], path, header_name[0])
+                continue
+            header_name = header_name or (index, match["name"])
+            header_on = True
+            op = "~" if match["type"] == "RegularExpression" else "="
+            parsed.append(_step(index, "header", "header %s%s%s" % (
+                match["name"], op, match["value"]), value=match))
         else:
             raw = step["pause"]
             field = here + ".pause"
@@ -132,24 +188,92 @@ def parse_steps(steps, path="steps", require_increasing=True):
             if seconds <= 0:
                 errs.add(field, "must be longer than 0, got %r", raw)
                 continue
-            parsed.append(Step(index, "pause", None, seconds, "pause %s" % format_duration(
-                seconds)))
+            parsed.append(_step(index, "pause", "pause %s" % format_duration(seconds),
+                                seconds=seconds))
     if not errs and not any(s.kind == "weight" for s in parsed):
         errs.add(path, "has no weight step; nothing would reach the canary")
     errs.raise_if_any()
     return parsed
 
 
+def _percent(value):
+    if isinstance(value, str) and re.match(r"^\d+%?$", value.strip()):
+        return int(value.strip().rstrip("%"))
+    return value if _is_int(value) else None
+
+
+def _header_match(errs, where, header):
+    """A header step's match as {name, value, type}, "absent", or None (errors added)."""
+    if isinstance(header, str) and header.strip() == "absent":
+        return "absent"
+    if not isinstance(header, dict):
+        errs.add(where, "must be {name: H, value: V}, {name: H, regex: R} or absent, got %r",
+                 header)
+        return None
+    before = len(errs.errors)
+    for key in sorted(set(header) - set(["name", "value", "regex"])):
+        errs.add("%s.%s" % (where, key), "is not a header key (name, and value or regex)")
+    name = header.get("name")
+    if not isinstance(name, str) or not HEADER_NAME.match(name):
+        errs.add(where + ".name", "%r is not an HTTP header name", name)
+    given = [k for k in ("value", "regex") if header.get(k) not in (None, "")]
+    if len(given) != 1:
+        errs.add(where, "needs exactly one of value (an exact match) or regex, got %s",
+                 " and ".join(given) or "neither")
+    elif given == ["regex"]:
+        try:
+            re.compile(str(header["regex"]))
+        except re.error as exc:
+            errs.add(where + ".regex", "%r is not a regular expression: %s", header["regex"], exc)
+    if len(errs.errors) != before:
+        return None
+    kind = "RegularExpression" if given == ["regex"] else "Exact"
+    return dict(name=name, value=str(header[given[0]]), type=kind)
+
+
+def check_backend(steps, backend, path="steps"):
+    """ValidationError when a step needs a backend other than ``backend`` (a mirror step
+    the gateway backend, a header step the gateway or nginx backend)."""
+    errs = FieldErrors()
+    for step in steps:
+        allowed = STEP_BACKENDS.get(step.kind)
+        if allowed and backend not in allowed:
+            errs.add("%s[%d]" % (path, step.index), "a %s step needs the %s backend (got %s)",
+                     step.kind, " or ".join(allowed), backend)
+    errs.raise_if_any()
+
+
+def routing_at(steps, index):
+    """(header, mirror) in force once step ``index`` has run (pure): header the match of
+    the last header step (None when there was none or it was removed), mirror the percent
+    of the last mirror step while no weight above 0 came after it (None otherwise)."""
+    header = mirror = None
+    for step in steps:
+        if step.index > index:
+            break
+        if step.kind == "header":
+            header = None if step.value == "absent" else step.value
+        elif step.kind == "mirror":
+            mirror = step.value
+        elif step.kind == "weight" and step.weight > 0:
+            mirror = None
+    return header, mirror
+
+
 def steps_fingerprint(steps):
     """A short stable hash of the normalised steps, kept in the record: resuming a release
     whose steps were changed in between is refused (which step is 'step 3' then?)."""
-    canonical = json.dumps([[s.kind, s.weight, s.seconds] for s in steps], sort_keys=True)
+    # weight and pause steps hash as before they had a value, so a record written by an
+    # earlier version of the collection still resumes
+    canonical = json.dumps([[s.kind, s.weight, s.seconds] + ([s.value] if s.value is not None
+                                                             else []) for s in steps],
+                           sort_keys=True)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def steps_report(steps):
-    return [dict(index=s.index, kind=s.kind, weight=s.weight, seconds=s.seconds, text=s.text)
-            for s in steps]
+    return [dict(index=s.index, kind=s.kind, weight=s.weight, seconds=s.seconds, text=s.text,
+                 value=s.value) for s in steps]
 
 
 def pause_chunks(remaining, interval):

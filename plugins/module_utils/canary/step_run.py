@@ -5,7 +5,10 @@
 
 A weight step: record that the step started (so a killed job resumes here), move the
 traffic through the backend (step_traffic.py: the backend modules' own runners), evaluate
-the gates (gates/checks.py), record the weight and the gate results. A pause step: record
+the gates (gates/checks.py), record the weight and the gate results. A mirror or header
+step runs the same way: the backend call keeps the weight in force and sets the mirror or
+the header rule (every call carries the header and mirror the steps so far ask for, so a
+resumed release puts them right whatever step it resumes at). A pause step: record
 that it started (a resumed pause keeps its start time, so only what is left is waited),
 then wait in slices of the gate interval with the gates after each slice, recording their
 results each time. A failed gate ends the step with StepFailed after its results were
@@ -66,6 +69,8 @@ def step_title(step, count, backend):
     if step.kind == "weight":
         return "step %d/%d send %d%% to the canary (%s)" % (
             step.index + 1, count, step.weight, backend)
+    if step.kind in ("mirror", "header"):
+        return "step %d/%d %s (%s)" % (step.index + 1, count, step.text, backend)
     return "step %d/%d %s" % (step.index + 1, count, step.text)
 
 
@@ -106,6 +111,9 @@ def validate(params):
     steps = None
     try:
         steps = rr.parse_steps(params["steps"])
+        backend = params.get("backend") or "replicas"
+        rr.check_backend(steps, backend)
+        st.check_step_settings(backend, params.get("settings"), steps)
     except ValidationError as exc:
         errs.errors.extend(exc.errors)
     index = params.get("step")
@@ -213,9 +221,9 @@ class StepRun(object):
             if self.action == "promote":
                 return self.promote()
             started = self.write_record(phase="progressing")
-            if self.step.kind == "weight":
-                return self.weight_step()
-            return self.pause_step(started)
+            if self.step.kind == "pause":
+                return self.pause_step(started)
+            return self.weight_step()
         except ValidationError as exc:
             self.fail("invalid input: %s" % exc,
                       errors=[dict(field=e.path, message=e.message) for e in exc.errors])
@@ -243,9 +251,10 @@ class StepRun(object):
         params = self.params
         backend, settings = params["backend"], params.get("settings") or {}
         st.check_settings(backend, settings, self.record)
+        routing = st.step_routing(self.steps, self.step.index if self.step else None)
         return self.call_backend(st.traffic_call(
             backend, settings, weight, params["name"], params["namespace"], params["version"],
-            self.record, action=action))
+            self.record, action=action, routing=routing))
 
     def prepare(self):
         """The canary at 0% (no traffic moves), then the release recorded as started."""
@@ -264,14 +273,48 @@ class StepRun(object):
         return self.report()
 
     def weight_step(self):
+        """A weight, mirror or header step: one backend call, the gates, the record. A
+        mirror or header step keeps the weight the steps before it left."""
         backend = self.params["backend"]
-        self.move(self.step.weight)
+        weight = self.step.weight if self.step.kind == "weight" else \
+            rr.last_weight_before(self.steps, self.step.index)
+        self.move(weight)
+        if self.step.kind == "mirror":
+            self.check_mirror_percent()
         selector = st.canary_pods_selector(backend, self.record, self.traffic_result)
-        results = self.evaluate(self.step.weight, selector)
+        results = self.evaluate(weight, selector)
         data = {"canary_selector": selector} if backend == "rolling" and selector else None
-        self.write_record(weight=self.step.weight, gate_results=results, data=data)
+        self.write_record(weight=weight, gate_results=results, data=data)
         self.check_gates(results)
         return self.report()
+
+    def check_mirror_percent(self):
+        """A mirror of less than 100% needs RequestMirror's percent, which the Gateway API
+        has since v1.2 (experimental channel; standard from v1.3); an API server with older
+        CRDs drops the field without a word and the canary would get a copy of every
+        request. Read the route back and fail the step (the rollback removes the mirror)."""
+        if self.check_mode or self.step.value >= 100:
+            return
+        from ansible_collections.progressive.delivery.plugins.module_utils.gateway import (
+            plan as gp,
+        )
+        settings = self.params.get("settings") or {}
+        namespace = settings.get("namespace") or self.params["namespace"]
+        route = self.kube.get(gp.HTTPROUTE, namespace, settings["route"])
+        parts = settings["canary_service"].split("/")
+        canary = gp.service_key(parts[0] if len(parts) == 2 else None, parts[-1], namespace)
+        dropped = [f for r in (route.get("spec") or {}).get("rules") or []
+                   for f in r.get("filters") or [] if f.get("type") == "RequestMirror"
+                   and gp.ref_key((f.get("requestMirror") or {}).get("backendRef") or {},
+                                  namespace) == canary
+                   and "percent" not in f["requestMirror"]
+                   and "fraction" not in f["requestMirror"]]
+        if dropped:
+            self.fail("HTTPRoute %s/%s: the API server did not keep requestMirror.percent %d "
+                      "(its Gateway API CRDs are older than v1.2 experimental or v1.3 "
+                      "standard), so the canary would get a copy of every request; install "
+                      "newer CRDs or mirror 100%%" % (namespace, settings["route"],
+                                                      self.step.value))
 
     def pause_step(self, started):
         remaining = started.get("remaining", self.step.seconds)

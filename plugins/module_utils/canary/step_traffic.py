@@ -17,6 +17,9 @@ __metaclass__ = type
 
 from collections import namedtuple
 
+from ansible_collections.progressive.delivery.plugins.module_utils.canary import (
+    release_record as rr,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
 )
@@ -68,14 +71,52 @@ def check_settings(backend, settings, record=None):
     errs.raise_if_any()
 
 
-def traffic_call(backend, settings, weight, app, namespace, version, record, action="weight"):
+def check_step_settings(backend, settings, steps):
+    """ValidationError when header or mirror steps meet the setting of the same name
+    (``settings.header``/``settings.mirror`` of the gateway backend, ``settings.header`` of
+    nginx): one of them would undo the other from step to step, so a release gives either."""
+    errs = FieldErrors()
+    kinds = set(s.kind for s in steps)
+    for kind in ("header", "mirror"):
+        if kind in kinds and (settings or {}).get(kind) and (
+                backend == "gateway" or (backend == "nginx" and kind == "header")):
+            first = next(s.index for s in steps if s.kind == kind)
+            errs.add("settings.%s" % kind, "is set and steps[%d] is a %s step: give the %s "
+                     "either as steps or as the setting, not both", first, kind, kind)
+    errs.raise_if_any()
+
+
+def step_routing(steps, index):
+    """What a call asks of the header rule and the mirror because of header and mirror
+    steps (pure): ``(header, mirror)``, each None (the steps say nothing: leave it to the
+    settings), "absent" (remove it) or what is in force (the header's match, the mirror's
+    percent). ``index`` None is the promotion: both removed if a step set them."""
+    steps = steps or []
+    if index is None:
+        return (("absent" if any(s.kind == "header" for s in steps) else None),
+                ("absent" if any(s.kind == "mirror" for s in steps) else None))
+    header, mirror = rr.routing_at(steps, index)
+    done = [s for s in steps if s.index <= index]
+    if header is None and any(s.kind == "header" and s.value == "absent" and s.index == index
+                              for s in done):
+        header = "absent"
+    if mirror is None and any(s.kind == "mirror" for s in done):
+        # a weight above 0 took over: the copy goes (again after a resume: a no-op)
+        mirror = "absent"
+    return header, mirror
+
+
+def traffic_call(backend, settings, weight, app, namespace, version, record, action="weight",
+                 routing=(None, None)):
     """The backend module call that puts ``weight`` percent on the canary, or (``action``
     promote) makes the canary the stable version (pure).
 
     ``settings``: the role's canary_<backend> dictionary (for the replicas backend, the
     role's replicas variables); ``record``: the release record, which holds what the
-    release prepared (total replicas, the Knative revisions)."""
+    release prepared (total replicas, the Knative revisions); ``routing``: the header and
+    mirror the steps ask for (``step_routing``)."""
     promote = action == "promote"
+    step_header, step_mirror = routing
     weight = 100 if promote else int(weight)
     record = record or {}
     canary_state = "promoted" if promote else "present"
@@ -94,6 +135,13 @@ def traffic_call(backend, settings, weight, app, namespace, version, record, act
             version_label=settings.get("version_label") or "version",
             track_label=settings.get("track_label") or "track", force=False))
     if backend == "nginx":
+        if isinstance(step_header, dict):
+            # ingress-nginx's canary-by-header: the matching requests go to the canary, the
+            # others follow the weight (as the Gateway API's header rule does)
+            exact = step_header["type"] == "Exact"
+            settings = dict(settings, header=step_header["name"],
+                            header_value=step_header["value"] if exact else None,
+                            header_pattern=None if exact else step_header["value"])
         return TrafficCall("k8s_canary", dict(
             name=app, namespace=namespace, backend="nginx", state=canary_state,
             weight=canary_weight,
@@ -144,6 +192,8 @@ def traffic_call(backend, settings, weight, app, namespace, version, record, act
             mirror = {"backend": settings["canary_service"], "percent": int(mirror),
                       "state": "present"} if weight == 0 else {
                           "backend": None, "percent": 100, "state": "absent"}
+        header, mirror = _gateway_steps(settings["canary_service"], step_header, step_mirror,
+                                        header, mirror)
         refs = [_options(ref, {"namespace": None, "section_name": None})
                 for ref in settings.get("parent_refs") or []] or None
         return TrafficCall("gateway_traffic", dict(
@@ -165,6 +215,22 @@ def traffic_call(backend, settings, weight, app, namespace, version, record, act
         change_cause=(settings.get("change_cause") or "%s %s" % (app, version))
         if update else None,
         pause_after="%d%%" % weight if update and weight < 100 else None))
+
+
+def _gateway_steps(canary, step_header, step_mirror, header, mirror):
+    """gateway_traffic's header and mirror options once the steps' asks are applied on
+    those of the settings (a release has one or the other: check_step_settings)."""
+    if step_header == "absent":
+        header = {"name": None, "value": None, "type": "Exact", "backend": None,
+                  "state": "absent"}
+    elif step_header:
+        header = dict(step_header, backend=canary, state="present")
+    if step_mirror == "absent":
+        # only the copy to the canary: another mirror on the rule is someone else's
+        mirror = {"backend": canary, "percent": 100, "state": "absent"}
+    elif step_mirror:
+        mirror = {"backend": canary, "percent": int(step_mirror), "state": "present"}
+    return header, mirror
 
 
 def refusals():
