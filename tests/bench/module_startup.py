@@ -105,6 +105,17 @@ def probe(ansiballz, port):
     return float(out[1]), float(out[2]) - started
 
 
+def instructions(ansiballz, port):
+    """Instructions the process executes up to its first connect() (or exit), counted by
+    valgrind's callgrind: unlike time, the same on a busy and an idle machine."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    err = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                          sys.executable, "-c", PROBE, "2", str(port), ansiballz],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                         check=False).stderr
+    return int(re.search(r"Collected : (\d+)", err).group(1))
+
+
 def bare_python():
     """(CPU, wall) of ``python -c pass``."""
     import resource
@@ -116,16 +127,17 @@ def bare_python():
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
-def import_profile(ansiballz):
-    """{module name: self microseconds} of one run (PYTHONPROFILEIMPORTTIME)."""
-    err = subprocess.run([sys.executable, ansiballz], capture_output=True, text=True, check=False,
-                         env=dict(os.environ, PYTHONPROFILEIMPORTTIME="1")).stderr
-    found = {}
-    for line in err.splitlines():
-        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
-        if match:
-            found[match.group(2)] = int(match.group(1))
-    return found
+def import_profile(ansiballz, runs):
+    """{module name: self microseconds, median of ``runs``} (PYTHONPROFILEIMPORTTIME)."""
+    seen = {}
+    for unused in range(runs):
+        err = subprocess.run([sys.executable, ansiballz], capture_output=True, text=True,
+                             check=False, env=dict(os.environ, PYTHONPROFILEIMPORTTIME="1")).stderr
+        for line in err.splitlines():
+            match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+            if match:
+                seen.setdefault(match.group(2), []).append(int(match.group(1)))
+    return dict((name, statistics.median(times)) for name, times in seen.items())
 
 
 def api_port():
@@ -150,8 +162,12 @@ def main():
                              "with --root so both see the same load")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--modules", nargs="+", choices=sorted(MODULES), default=sorted(MODULES))
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the instructions to the first connect() with valgrind "
+                             "(one run each, ~20 s per module; the same at any load)")
     parser.add_argument("--imports", type=int, default=0, metavar="N",
-                        help="also list each module's N costliest imports beyond the floor")
+                        help="also list each module's N costliest imports beyond the floor "
+                             "(median of --runs runs each)")
     args = parser.parse_args()
     roots = [os.path.abspath(r) for r in [args.root] + ([args.compare] if args.compare else [])]
     port = api_port()
@@ -183,11 +199,21 @@ def main():
                     "ok" if wall[key] <= GOAL else "> %.2f" % GOAL))
         print("medians of %d runs; start to first connect() to port %d; load average now %s"
               % (args.runs, port, load()))
-        if args.imports:
-            floor = import_profile(files["floor"])
+        if args.instructions:
+            counts = dict((key, instructions(path, port)) for key, path in files.items())
+            print("instructions to the first connect() (callgrind), floor %.3f G:"
+                  % (counts["floor"] / 1e9))
             for module in args.modules:
                 for root in roots:
-                    extra = dict((n, t) for n, t in import_profile(files[(root, module)]).items()
+                    count = counts[(root, module)]
+                    print("%-46s %7.3f G, %.2fx the floor, %+.3f G" % (
+                        module + (" (%s)" % os.path.basename(root) if len(roots) > 1 else ""),
+                        count / 1e9, count / float(counts["floor"]), (count - counts["floor"]) / 1e9))
+        if args.imports:
+            floor = import_profile(files["floor"], args.runs)
+            for module in args.modules:
+                for root in roots:
+                    extra = dict((n, t) for n, t in import_profile(files[(root, module)], args.runs).items()
                                  if n not in floor)
                     top = sorted(extra.items(), key=lambda item: -item[1])[:args.imports]
                     print("%s%s: %d imports beyond the floor, %.1f ms (self); costliest: %s" % (
