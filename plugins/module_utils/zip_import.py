@@ -83,12 +83,15 @@ class ZipSourceFinder(object):
             try:
                 is_package = importer.is_package(fullname)
                 source = importer.get_source(fullname)
+                # The names the zip importer gives (archive/prefix/name[/__init__].py).
+                location = "%s/%s%s" % (importer.archive, importer.prefix,
+                                        fullname.rpartition(".")[2])
             except zipimport.ZipImportError:
                 continue  # not in this entry
+            except Exception:  # pylint: disable=broad-except
+                return None  # a zip importer unlike the one this was written for: its way
             if source is None:
                 return None  # bytecode only: the zip importer's business
-            # The names the zip importer gives (archive/prefix/name[/__init__].py).
-            location = "%s/%s%s" % (importer.archive, importer.prefix, fullname.rpartition(".")[2])
             filename = location + ("/__init__.py" if is_package else ".py")
             spec = ModuleSpec(fullname, ZipSourceLoader(fullname, filename, source, is_package),
                               origin=filename, is_package=is_package)
