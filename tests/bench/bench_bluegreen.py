@@ -65,23 +65,8 @@ COLLECTION_PLAY = [{
         "name": "myapp", "namespace": "{{ ns }}", "version": "{{ target }}",
         "state": "promoted", "service": "myapp", "wait_timeout": 120}}]}]
 
-SERVED = ("(slices.resources | map(attribute='endpoints', default=[]) | flatten"
-          " | selectattr('conditions.ready') | map(attribute='targetRef.name') | list)")
-K8S_PLAY = [{
-    "name": "promote the kubernetes.core way", "hosts": "localhost", "gather_facts": False,
-    "tasks": [
-        {"name": "point the Service at the new version", "kubernetes.core.k8s": {
-            "state": "patched", "kind": "Service", "name": "myapp", "namespace": "{{ ns }}",
-            "definition": {"spec": {"selector": {"app": "myapp", "version": "{{ target }}"}}}}},
-        {"name": "wait until only the new version's pods serve",
-         "kubernetes.core.k8s_info": {
-             "api_version": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-             "namespace": "{{ ns }}", "label_selectors": ["kubernetes.io/service-name=myapp"]},
-         "register": "slices",
-         "until": ["%s | length == %d" % (SERVED, REPLICAS),
-                   "%s | select('match', 'myapp-' ~ target ~ '-') | list | length == %d"
-                   % (SERVED, REPLICAS)],
-         "retries": 60, "delay": 5}]}]
+K8S_PLAY = bl.k8s_core_promotion_play("promote the kubernetes.core way", "localhost",
+                                        "'myapp'", REPLICAS)
 
 
 def floor(namespace, target):

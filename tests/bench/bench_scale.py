@@ -171,23 +171,8 @@ APPS_PLAY = [{
 
 # The same promotion the kubernetes.core way, as in bench_bluegreen: the Service's selector
 # patched, then the EndpointSlices listed until only the new version's pod serves.
-SERVED = ("(slices.resources | map(attribute='endpoints', default=[]) | flatten"
-          " | selectattr('conditions.ready') | map(attribute='targetRef.name') | list)")
-K8S_APPS_PLAY = [{
-    "name": "promote every app the kubernetes.core way", "hosts": "apps",
-    "gather_facts": False,
-    "tasks": [
-        {"name": "point the Service at the new version", "kubernetes.core.k8s": {
-            "state": "patched", "kind": "Service", "name": "{{ app }}", "namespace": "{{ ns }}",
-            "definition": {"spec": {"selector": {"app": "{{ app }}", "version": "{{ target }}"}}}}},
-        {"name": "wait until only the new version's pod serves",
-         "kubernetes.core.k8s_info": {
-             "api_version": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-             "namespace": "{{ ns }}", "label_selectors": ["kubernetes.io/service-name={{ app }}"]},
-         "register": "slices",
-         "until": ["%s | length == 1" % SERVED,
-                   "%s | select('match', app ~ '-' ~ target ~ '-') | list | length == 1" % SERVED],
-         "retries": 60, "delay": 5}]}]
+K8S_APPS_PLAY = bl.k8s_core_promotion_play("promote every app the kubernetes.core way", "apps",
+                                             "app", 1)
 
 
 PING_PLAY = [{"name": "one module task per app, doing nothing", "hosts": "apps",

@@ -227,6 +227,33 @@ def ansible_env(extra=None):
     return env
 
 
+def k8s_core_promotion_play(title, hosts, app, pods):
+    """The blue/green promotion the kubernetes.core way, as its users write it: the Service's
+    selector patched with ``kubernetes.core.k8s``, then ``kubernetes.core.k8s_info`` on its
+    EndpointSlices ``until`` only the new version's ``pods`` pods serve (delay 5). ``app``: a
+    Jinja expression naming the app (a quoted literal or a variable)."""
+    served = ("(slices.resources | map(attribute='endpoints', default=[]) | flatten"
+              " | selectattr('conditions.ready') | map(attribute='targetRef.name') | list)")
+    return [{
+        "name": title, "hosts": hosts, "gather_facts": False,
+        "tasks": [
+            {"name": "point the Service at the new version", "kubernetes.core.k8s": {
+                "state": "patched", "kind": "Service", "name": "{{ %s }}" % app,
+                "namespace": "{{ ns }}",
+                "definition": {"spec": {"selector": {
+                    "app": "{{ %s }}" % app, "version": "{{ target }}"}}}}},
+            {"name": "wait until only the new version's pods serve",
+             "kubernetes.core.k8s_info": {
+                 "api_version": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                 "namespace": "{{ ns }}",
+                 "label_selectors": ["kubernetes.io/service-name={{ %s }}" % app]},
+             "register": "slices",
+             "until": ["%s | length == %d" % (served, pods),
+                       "%s | select('match', %s ~ '-' ~ target ~ '-') | list | length == %d"
+                       % (served, app, pods)],
+             "retries": 60, "delay": 5}]}]
+
+
 def write_yaml(directory, name, data):
     import yaml
     path = os.path.join(directory, name)
