@@ -154,13 +154,14 @@ options:
     default: 300
   lease:
     description:
-      - The release lease this release holds (M(progressive.delivery.release_lease)), as
-        C({name: <lease_name>, holder: <holder>}) of the C(release_lease) call that took it
-        (the canary role passes them). Before its first write the step renews the lease
+      - The release lease this release holds (M(progressive.delivery.release_lease)), as a
+        dictionary with C(name), the lease's name, and C(holder), the holder the
+        C(release_lease) call that took it returned (the canary role passes them). Before
+        its first write the step renews the lease
         (one JSON patch that sets C(spec.renewTime) only while C(spec.holderIdentity) is
         still O(lease.holder), so no read is needed); when another job took the lease over
         (or it was given back or deleted), the step fails naming the holder, writes
-        nothing, and returns RV(lease_lost). Not renewed in check mode. Default: no lease.
+        nothing, and returns RV(lease_lost). Not renewed in check mode. Without it, no lease is renewed.
     type: dict
 extends_documentation_fragment:
   - progressive.delivery.k8s_auth
@@ -333,7 +334,7 @@ message:
 from ansible.module_utils.basic import AnsibleModule
 
 # First of the collection's imports: the others are then compiled once (see zip_import).
-from ansible_collections.progressive.delivery.plugins.module_utils import zip_import  # noqa: F401
+from ansible_collections.progressive.delivery.plugins.module_utils import zip_import  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.step_run import (
     StepFailed,
     run_step,

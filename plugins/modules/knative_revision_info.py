@@ -228,7 +228,7 @@ import copy
 from ansible.module_utils.basic import AnsibleModule
 
 # First of the collection's imports: the others are then compiled once (see zip_import).
-from ansible_collections.progressive.delivery.plugins.module_utils import zip_import  # noqa: F401
+from ansible_collections.progressive.delivery.plugins.module_utils import zip_import  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.connection import (
     AUTH_ARG_SPEC,
 )

@@ -14,7 +14,7 @@ import pytest
 
 from canary_objects import create_ingress
 from playbooks import role_play, run_playbook, write_playbook
-from test_gateway_traffic import ACCESS, GATEWAY, GATEWAY_NS, accepted_for_generation, gateway  # noqa: F401
+from test_gateway_traffic import ACCESS, GATEWAY, GATEWAY_NS, accepted_for_generation, gateway  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway import plan as gp
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (

@@ -176,9 +176,10 @@ def test_the_header_and_mirror_in_force_after_each_step():
         None, None)
 
 
-def play_gateway(steps, settings=GATEWAY):
+def play_gateway(steps, settings=None):
     """The HTTPRoute's rules after every step's call (and the promotion's), as
     gateway_traffic plans them: its validator takes each call as the module would."""
+    settings = GATEWAY if settings is None else settings
     rules, after = [], []
     ports = {"shop-v1": 80, "shop-v2": 80}
     for step in steps + [None]:

@@ -238,3 +238,37 @@ def test_unchanged_but_invalid_fails_without_writing():
                                      "was changed): HTTPProxy root-ingressroute/root-blog is "
                                      "invalid: SecretNotValid: Secret not found")
     assert kube.writes() == []
+
+
+def lagging_contour(missing):
+    """Contour whose Service cache has not caught up: an included child routing to a
+    Service in ``missing`` is invalid (ServiceUnresolvedReference) on its first pass."""
+    def contour(kube, unused_key=None):
+        fake_contour(kube)
+        obj = kube.store[("HTTPProxy", MKT, "blog2")]
+        if obj["status"]["currentStatus"] == "valid":
+            set_status(obj, [("ServiceError", "ServiceUnresolvedReference",
+                              'Spec.Routes unresolved service reference: service "%s/%s" not '
+                              'found' % (MKT, name)) for name in missing])
+    return contour
+
+
+def test_a_service_contour_has_not_seen_yet_is_waited_for_not_taken_as_a_rejection():
+    kube = seed_cluster(contour=None)
+    kube.after_write = lagging_contour(["blue"])
+    kube.events[("HTTPProxy", "blog2")] = [lambda obj: set_status(obj, [])]  # Contour caught up
+    result = run(kube)
+    assert result["changed"] and includes(kube)[0]["name"] == "blog2"
+    assert result["child"]["status"]["valid"]
+    assert [w[0] for w in kube.writes()] == ["patch"]  # no restore
+    assert ("get", "Service", "blue") in kube.requests
+
+
+def test_a_service_that_does_not_exist_is_a_rejection_at_once():
+    kube = seed_cluster(contour=None)
+    kube.after_write = lagging_contour(["gone"])
+    with pytest.raises(ContourRejected) as err:
+        run(kube)
+    assert 'service "marketing/gone" not found' in str(err.value)
+    assert includes(kube)[0]["name"] == "blog"  # put back
+    assert ("watch", "HTTPProxy", "blog2") not in kube.requests

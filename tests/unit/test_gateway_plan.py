@@ -9,6 +9,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils import engine
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway import plan as gp
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway import status as gs
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway.backend import (
+    GatewayRejected,
     GatewayTrafficBackend,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.gateway.validation import (
@@ -594,3 +595,50 @@ def test_backend_creates_and_updates_a_grpc_route():
     assert result["diff"]["after"]["GRPCRoute/shop"]["rules"] == [
         "shop.Cart/* -> stable 50%, canary 50%"]
     assert result["previous_weights"] == {"stable": 95, "canary": 5}
+
+
+# --- a controller whose cache has not caught up with a Service just created ---------------
+def set_route_status(obj, resolved, reason="ResolvedRefs", message=""):
+    generation = obj["metadata"].get("generation", 1)
+    obj["status"] = {"parents": [{"parentRef": {"name": "public", "namespace": "gw"},
+                                  "conditions": [
+        {"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+         "observedGeneration": generation},
+        {"type": "ResolvedRefs", "status": "True" if resolved else "False", "reason": reason,
+         "message": message, "observedGeneration": generation}]}]}
+
+
+def lagging_controller(kube, key):
+    if key[0] == "HTTPRoute" and key in kube.store:
+        set_route_status(kube.store[key], False, "BackendNotFound",
+                         'service "web/canary" not found')
+
+
+def run_proved(kube, **params):
+    engine = eng.Engine(kube, wait=True, wait_timeout=5, diff_view=gp.route_view)
+    return engine.run(GatewayTrafficBackend(spec(**params)))
+
+
+def test_backend_not_found_for_services_that_exist_is_waited_out():
+    kube = FakeKube(SERVICES + [GATEWAY, existing_route(rule(ref("stable", 100),
+                                                             ref("canary", 0)))],
+                    after_write=lagging_controller)
+    kube.events[("HTTPRoute", "shop")] = [lambda obj: set_route_status(obj, True)]
+    result = run_proved(kube, weights={"stable": 95, "canary": 5})
+    assert result["changed"] and [w[0] for w in kube.writes()] == ["patch"]  # no restore
+    assert gp.shares(kube.obj("HTTPRoute", NS, "shop")["spec"]["rules"][0]["backendRefs"]) == \
+        {"stable": 95, "canary": 5}
+
+
+def test_backend_not_found_for_a_service_deleted_meanwhile_is_a_rejection():
+    kube = FakeKube(SERVICES + [GATEWAY, existing_route(rule(ref("stable", 100),
+                                                             ref("canary", 0)))])
+
+    def controller(fake, key):
+        if key[0] == "HTTPRoute" and key in fake.store:
+            fake.store.pop(("Service", NS, "canary"), None)  # gone after the validation
+            lagging_controller(fake, key)
+    kube.after_write = controller
+    with pytest.raises(GatewayRejected, match="BackendNotFound"):
+        run_proved(kube, weights={"stable": 95, "canary": 5})
+    assert ("watch", "HTTPRoute", "shop") not in kube.requests

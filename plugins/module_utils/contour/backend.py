@@ -23,6 +23,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitError,
+    WaitFailed,
     WaitTimeout,
     wait_for,
 )
@@ -125,8 +126,20 @@ class ContourBackend(object):
             valid = cs.proxy_valid(generation)
             if valid(obj).done:
                 continue  # the object as read (unchanged) already shows the verdict
-            wait_for(engine.kube, spec.resource, ref.namespace, ref.name, valid,
-                     engine.remaining())
+            try:
+                wait_for(engine.kube, spec.resource, ref.namespace, ref.name, valid,
+                         engine.remaining())
+            except WaitFailed as exc:
+                # A Service created just before this call (the role deploys the candidate's
+                # Service, then includes its proxy) can be missing from Contour's cache for
+                # a moment under load: if every Service it names exists, wait for its next
+                # verdict instead of taking this one as a rejection.
+                missing = cs.unresolved_services(exc.obj)
+                if not missing or any(engine.kube.get_or_none(SERVICE, namespace, name) is None
+                                      for namespace, name in missing):
+                    raise
+                wait_for(engine.kube, spec.resource, ref.namespace, ref.name,
+                         cs.proxy_valid(generation, missing), engine.remaining())
 
     def rejected(self, engine, observed, writes, error):
         notes = self.restore(engine) if engine.changed else []

@@ -8,6 +8,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.progressive.delivery.plugins.module_utils.contour.proxies import (
     PlanError,
     child_routes,
@@ -61,12 +63,30 @@ def contour_message(obj):
     return (obj.get("status") or {}).get("description") or cond.get("message") or "no message"
 
 
-def proxy_valid(generation):
+UNRESOLVED_SERVICE = re.compile(r'service "([^"/]+)/([^"]+)" not found')
+
+
+def unresolved_services(obj):
+    """The (namespace, name) of each Service Contour's Valid condition says it could not
+    find (reason ServiceUnresolvedReference), in order; empty when an error is of another
+    kind (a verdict only a missing Service explains is the one that can be Contour's lag)."""
+    found = []
+    for error in (valid_condition(obj) or {}).get("errors") or []:
+        match = UNRESOLVED_SERVICE.search(error.get("message") or "")
+        if error.get("reason") != "ServiceUnresolvedReference" or not match:
+            return []
+        found.append(match.groups())
+    return found
+
+
+def proxy_valid(generation, lagging=()):
     """Predicate: Contour reports the HTTPProxy valid for ``generation`` or later.
 
     Stale status (an older generation, or none yet) and 'orphaned' mean: not processed yet,
     keep waiting (a child just included was orphaned until Contour's next pass). Invalid
-    for the generation means Contour rejected it: fail at once with its message."""
+    for the generation means Contour rejected it: fail at once with its message; except
+    when it only misses Services in ``lagging``: those exist (the caller read them), Contour
+    judged before its cache had them, and it judges again once it sees them."""
 
     def predicate(obj):
         if obj is None:
@@ -83,6 +103,10 @@ def proxy_valid(generation):
             return Check(True, "%s is valid" % where)
         if any(e.get("type") == "Orphaned" for e in cond.get("errors") or []):
             return Check(False, "%s is orphaned: %s" % (where, contour_message(obj)))
+        missing = unresolved_services(obj)
+        if missing and set(missing) <= set(lagging):
+            return Check(False, "%s: Contour has not seen Service(s) %s yet, which exist (%s)"
+                         % (where, ", ".join("/".join(m) for m in missing), contour_message(obj)))
         return Check(False, "%s is invalid: %s" % (where, contour_message(obj)), True)
 
     return predicate

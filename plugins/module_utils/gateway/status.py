@@ -16,6 +16,32 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.condition
 )
 
 PROOF = ("Accepted", "ResolvedRefs")
+BACKEND_NOT_FOUND = "BackendNotFound"
+
+
+def backend_not_found(route):
+    """Whether a parent says ResolvedRefs=False only because a backend was not found."""
+    reasons = [conditions.get("ResolvedRefs", {}).get("reason")
+               for conditions in parents_status(route or {}).values()
+               if conditions.get("ResolvedRefs", {}).get("status") == "False"]
+    return bool(reasons) and all(r == BACKEND_NOT_FOUND for r in reasons)
+
+
+def service_refs(route):
+    """(namespace, name) of every Service the route's rules send to or mirror to."""
+    namespace = meta_value(route, "namespace")
+    found = []
+    for rule in (route.get("spec") or {}).get("rules") or []:
+        refs = list(rule.get("backendRefs") or [])
+        refs += [(f.get("requestMirror") or {}).get("backendRef") or {}
+                 for f in rule.get("filters") or [] if f.get("type") == "RequestMirror"]
+        for ref in refs:
+            if ref.get("name") and ref.get("kind", "Service") == "Service" and \
+                    ref.get("group", "") in ("", "core"):
+                key = (ref.get("namespace") or namespace, ref["name"])
+                if key not in found:
+                    found.append(key)
+    return found
 
 
 def parent_key(ref, route_namespace):
@@ -37,9 +63,12 @@ def parents_status(route):
     return result
 
 
-def route_accepted(route):
+def route_accepted(route, services_exist=False):
     """Check: every parentRef of the route is Accepted with its refs resolved, for the
-    route's generation. failed=True as soon as one says False for that generation."""
+    route's generation. failed=True as soon as one says False for that generation; except
+    ResolvedRefs=False for BackendNotFound when ``services_exist`` (the caller read every
+    Service the route names): the controller judged before its cache had a Service just
+    created, and judges again once it sees it."""
     if route is None:
         return Check(False, "the route does not exist")
     namespace = meta_value(route, "namespace")
@@ -58,6 +87,10 @@ def route_accepted(route):
                                 and (cond.get("observedGeneration") or 0) < generation):
                 waiting.append("%s: %s not reported for generation %s yet"
                                % (parent_label(key), kind, generation))
+            elif services_exist and kind == "ResolvedRefs" and \
+                    cond.get("reason") == BACKEND_NOT_FOUND:
+                waiting.append("%s has not seen the route's Services yet, which exist (%s)"
+                               % (parent_label(key), cond.get("message", "")))
             elif cond.get("status") != "True":
                 return Check(False, "%s: %s=%s (%s): %s" % (
                     parent_label(key), kind, cond.get("status"), cond.get("reason"),
