@@ -159,7 +159,7 @@ options:
         C(release_lease) call that took it returned (the canary role passes them). Before
         its first write the step renews the lease
         (one JSON patch that sets C(spec.renewTime) only while C(spec.holderIdentity) is
-        still O(lease.holder), so no read is needed); when another job took the lease over
+        still the lease's C(holder), so no read is needed); when another job took the lease over
         (or it was given back or deleted), the step fails naming the holder, writes
         nothing, and returns RV(lease_lost). Not renewed in check mode. Without it, no lease is renewed.
     type: dict

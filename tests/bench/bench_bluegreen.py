@@ -65,8 +65,8 @@ COLLECTION_PLAY = [{
         "name": "myapp", "namespace": "{{ ns }}", "version": "{{ target }}",
         "state": "promoted", "service": "myapp", "wait_timeout": 120}}]}]
 
-K8S_PLAY = bl.k8s_core_promotion_play("promote the kubernetes.core way", "localhost",
-                                        "'myapp'", REPLICAS)
+K8S_PLAY = bl.k8s_core_promotion_play(
+    "promote the kubernetes.core way", "localhost", "'myapp'", REPLICAS)
 
 
 def floor(namespace, target):

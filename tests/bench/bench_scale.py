@@ -171,8 +171,8 @@ APPS_PLAY = [{
 
 # The same promotion the kubernetes.core way, as in bench_bluegreen: the Service's selector
 # patched, then the EndpointSlices listed until only the new version's pod serves.
-K8S_APPS_PLAY = bl.k8s_core_promotion_play("promote every app the kubernetes.core way", "apps",
-                                             "app", 1)
+K8S_APPS_PLAY = bl.k8s_core_promotion_play(
+    "promote every app the kubernetes.core way", "apps", "app", 1)
 
 
 PING_PLAY = [{"name": "one module task per app, doing nothing", "hosts": "apps",
