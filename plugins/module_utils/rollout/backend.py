@@ -61,6 +61,10 @@ class RolloutBackend(object):
         return Observed(obj, [], engine.list(pl.CONTROLLERREVISION, spec.namespace, selector),
                         engine.list(POD, spec.namespace, selector))
 
+    def observe_deployment(self, engine):
+        spec = self.spec
+        return Observed(engine.get(self.resource, spec.namespace, spec.name), [], [], [])
+
     def history(self, observed):
         if self.spec.kind == "Deployment":
             return hist.deployment_history(observed.obj, observed.replicasets)
@@ -119,7 +123,11 @@ class RolloutBackend(object):
             # Not optional (wait=false too): paused before the controller made the batch,
             # the Deployment would hold no new pod at all.
             self.wait_batch(engine, batch, ready=False)
-        unused, unused_last, paused = engine.reconcile(observe, lambda o: pl.plan_hold(spec, o.obj))
+        # The pause follows the batch's pods at once: each moment between them is one the
+        # controller may use to go past the batch (see docs/rollout.md, "Known limit"), so
+        # its plan reads the Deployment alone (the wait above just read it).
+        unused, unused_last, paused = engine.reconcile(
+            lambda: self.observe_deployment(engine), lambda o: pl.plan_hold(spec, o.obj))
         if made or paused:
             engine.prove(lambda: self.wait_batch(engine, batch, ready=True))
         return first
