@@ -9,6 +9,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
+
 from ansible_collections.progressive.delivery.plugins.module_utils import engine as eng
 from ansible_collections.progressive.delivery.plugins.module_utils.contour import (
     plan as cp,
@@ -23,9 +25,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitError,
-    WaitFailed,
     WaitTimeout,
-    wait_for,
+    wait_for_verdict,
 )
 
 SECRET = Resource("v1", "Secret", "secrets", True)
@@ -126,20 +127,12 @@ class ContourBackend(object):
             valid = cs.proxy_valid(generation)
             if valid(obj).done:
                 continue  # the object as read (unchanged) already shows the verdict
-            try:
-                wait_for(engine.kube, spec.resource, ref.namespace, ref.name, valid,
-                         engine.remaining())
-            except WaitFailed as exc:
-                # A Service created just before this call (the role deploys the candidate's
-                # Service, then includes its proxy) can be missing from Contour's cache for
-                # a moment under load: if every Service it names exists, wait for its next
-                # verdict instead of taking this one as a rejection.
-                missing = cs.unresolved_services(exc.obj)
-                if not missing or any(engine.kube.get_or_none(SERVICE, namespace, name) is None
-                                      for namespace, name in missing):
-                    raise
-                wait_for(engine.kube, spec.resource, ref.namespace, ref.name,
-                         cs.proxy_valid(generation, missing), engine.remaining())
+            # A Service created just before this call (the role deploys the candidate's
+            # Service, then includes its proxy) can be missing from Contour's cache for a
+            # moment under load: then Contour's next verdict is the one that counts.
+            wait_for_verdict(engine.kube, spec.resource, ref.namespace, ref.name, valid,
+                             engine.remaining, cs.unresolved_services,
+                             functools.partial(cs.proxy_valid, generation))
 
     def rejected(self, engine, observed, writes, error):
         notes = self.restore(engine) if engine.changed else []

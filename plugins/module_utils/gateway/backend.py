@@ -31,9 +31,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_err
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
     WaitError,
-    WaitFailed,
     WaitTimeout,
-    wait_for,
+    wait_for_verdict,
 )
 
 Observed = namedtuple("Observed", "route services gateways grants")
@@ -138,20 +137,11 @@ class GatewayTrafficBackend(object):
         return gp.describe_rule(rule, self.spec.namespace, self.spec.kind)
 
     def prove(self, engine, observed, writes):
-        try:
-            wait_for(engine.kube, self.resource, self.spec.namespace, self.spec.name,
-                     gs.route_accepted, engine.remaining())
-        except WaitFailed as exc:
-            # A Service created just before this call can be missing from the controller's
-            # cache for a moment under load: if every Service the route names exists, wait
-            # for its next verdict instead of taking this one as a rejection.
-            if not gs.backend_not_found(exc.obj) or any(
-                    engine.kube.get_or_none(SERVICE, namespace, name) is None
-                    for namespace, name in gs.service_refs(exc.obj)):
-                raise
-            wait_for(engine.kube, self.resource, self.spec.namespace, self.spec.name,
-                     functools.partial(gs.route_accepted, services_exist=True),
-                     engine.remaining())
+        # A Service created just before this call can be missing from the controller's
+        # cache for a moment under load: then its next verdict is the one that counts.
+        wait_for_verdict(engine.kube, self.resource, self.spec.namespace, self.spec.name,
+                         gs.route_accepted, engine.remaining, gs.missing_backends,
+                         lambda unused: functools.partial(gs.route_accepted, services_exist=True))
 
     def rejected(self, engine, observed, writes, error):
         spec, kube = self.spec, engine.kube

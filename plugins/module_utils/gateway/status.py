@@ -27,6 +27,12 @@ def backend_not_found(route):
     return bool(reasons) and all(r == BACKEND_NOT_FOUND for r in reasons)
 
 
+def missing_backends(route):
+    """The Services a BackendNotFound verdict may be about (every one the route names), or
+    [] when the route's refs failed for another reason."""
+    return service_refs(route) if backend_not_found(route) else []
+
+
 def service_refs(route):
     """(namespace, name) of every Service the route's rules send to or mirror to."""
     namespace = meta_value(route, "namespace")

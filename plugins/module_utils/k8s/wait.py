@@ -18,6 +18,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
     DEPLOYMENT,
     ENDPOINTSLICE,
     POD,
+    SERVICE,
     KubeError,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import (
@@ -81,6 +82,25 @@ def wait_for(kube, resource, namespace, name, predicate, timeout, clock=time.mon
         return None if event_type == "DELETED" else event_obj
 
     return _watch_until(read, events, apply, predicate, timeout, clock)
+
+
+def wait_for_verdict(kube, resource, namespace, name, predicate, remaining, missing_services,
+                     once_seen):
+    """wait_for on a controller's verdict that may come from a cache behind the API server.
+
+    A verdict that fails only because Services are missing (``missing_services(obj)``: their
+    (namespace, name), empty for any other failure) while every one of them exists is the
+    controller judging before its cache had a Service created a moment earlier: then wait
+    again with ``once_seen(missing)``, a predicate that waits for its next verdict.
+    ``remaining()``: the seconds left, asked before each wait."""
+    try:
+        return wait_for(kube, resource, namespace, name, predicate, remaining())
+    except WaitFailed as exc:
+        missing = missing_services(exc.obj)
+        if not missing or any(kube.get_or_none(SERVICE, svc_namespace, svc_name) is None
+                              for svc_namespace, svc_name in missing):
+            raise
+    return wait_for(kube, resource, namespace, name, once_seen(missing), remaining())
 
 
 def wait_for_all(kube, resource, namespace, label_selector, predicate, timeout,
