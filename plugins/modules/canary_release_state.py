@@ -118,6 +118,46 @@ options:
         at most this long (a duration such as C(30s)), returned as RV(pause_chunks), so
         that the gates run between them.
     type: raw
+  lease:
+    description:
+      - With O(state=query), take the app's release lease
+        (the same Lease, holder and refusal as M(progressive.delivery.release_lease) with
+        O(progressive.delivery.release_lease#module:state=acquired)) in the same call, right after the record was
+        read, when RV(decision) is C(start), C(resume), C(rollback) or C(promote); a release
+        that is C(done) takes none. When another job holds the lease the call fails naming
+        it, and nothing is written. The take is returned as RV(lease); give it back with
+        M(progressive.delivery.release_lease) O(progressive.delivery.release_lease#module:state=released) and its C(holder) (the
+        canary role's promote call does, through M(progressive.delivery.canary_step)).
+      - Saves the release a module call of its own; without this option no lease is taken.
+    type: dict
+    suboptions:
+      name:
+        description: Name of the Lease. Default C(<name>-release).
+        type: str
+      holder:
+        description: Who takes the lease. Default the user, host and ansible-playbook process, as for release_lease.
+        type: str
+      holder_context:
+        description: Added to the default holder, for example the inventory host.
+        type: str
+      duration:
+        description:
+          - How long the lease lasts unless renewed (C(30m), C(1h), seconds).
+          - Default what the rest of the release may take, from RV(start_step) on - the pauses
+            left, O(lease.wait_timeout) for each other step left and three more (prepare,
+            promote, roll back), and a minute per step and three more.
+        type: raw
+      takeover:
+        description: Take the lease even from a live holder (as release_lease's O(progressive.delivery.release_lease#module:takeover)).
+        type: bool
+        default: false
+      purpose:
+        description: What the holder does, kept on the Lease for whoever is refused.
+        type: str
+      wait_timeout:
+        description: The longest a step may wait (the canary role's C(canary_wait_timeout)), for the default O(lease.duration).
+        type: int
+        default: 300
 extends_documentation_fragment:
   - progressive.delivery.k8s_auth
 attributes:
@@ -226,6 +266,14 @@ now:
   description: The managed host's clock (epoch seconds) the module used.
   returned: always
   type: float
+lease:
+  description:
+    - With O(lease), the take, as M(progressive.delivery.release_lease) returns it - C(holder) (give it
+      back with it), C(lease_name), C(decision), C(message), C(expires),
+      C(duration_seconds), C(lease) and C(previous).
+  returned: when O(lease) is given and the decision takes the lease
+  type: dict
+  sample: {"holder": "alice@build-1 ansible-playbook pid 4242 started 2026-12-06T03:05:12Z (localhost)", "lease_name": "myapp-release"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -242,6 +290,11 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary.releas
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.release_record import (
     ON_RESUME,
     PHASES,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.lease.decide import LeaseHeld
+from ansible_collections.progressive.delivery.plugins.module_utils.lease.holder import (
+    ThisMachine,
+    this_holder,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import (
     argument_spec,
@@ -267,6 +320,15 @@ OWN_SPEC = dict(
     reason=dict(type="str"),
     data=dict(type="dict"),
     gate_interval=dict(type="raw"),
+    lease=dict(type="dict", options=dict(
+        name=dict(type="str"),
+        holder=dict(type="str"),
+        holder_context=dict(type="str"),
+        duration=dict(type="raw"),
+        takeover=dict(type="bool", default=False),
+        purpose=dict(type="str"),
+        wait_timeout=dict(type="int", default=300),
+    )),
 )
 
 
@@ -276,8 +338,9 @@ def main():
     spec.pop("wait_timeout")
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, lambda: run_release_state(module.params, lambda: kube_for(module),
-                                                 module.check_mode),
-               refusal_types=(RecordError,))
+                                                 module.check_mode, holder_of=this_holder,
+                                                 machine=ThisMachine()),
+               refusal_types=(RecordError, LeaseHeld))
 
 
 if __name__ == "__main__":

@@ -162,6 +162,10 @@ options:
         still the lease's C(holder), so no read is needed); when another job took the lease over
         (or it was given back or deleted), the step fails naming the holder, writes
         nothing, and returns RV(lease_lost). Not renewed in check mode. Without it, no lease is renewed.
+      - With O(action=promote), C(give_back=true) in the dictionary also gives the lease back
+        once the promotion is recorded (RV(lease_given_back)), so the release needs no
+        release_lease call for it. A lease that cannot be given back leaves the promotion
+        standing, with a warning (the lease then expires unless the caller gives it back).
     type: dict
 extends_documentation_fragment:
   - progressive.delivery.k8s_auth
@@ -294,6 +298,10 @@ task_gates:
 lease_lost:
   description: The step stopped because this release no longer holds its lease (O(lease)).
   returned: when the lease was lost
+  type: bool
+lease_given_back:
+  description: With O(action=promote) and C(give_back) in O(lease), whether the lease was given back.
+  returned: with action=promote
   type: bool
 lease:
   description: The lease as read after it was found lost (holder, since, expires), or null

@@ -14,6 +14,7 @@ import json
 import time
 
 from ansible_collections.progressive.delivery.plugins.module_utils.canary import (
+    record_lease,
     release_call as rc,
     release_record as rr,
 )
@@ -80,11 +81,15 @@ class RecordBackend(object):
                              configmap, after)
 
 
-def run_release_state(params, kube_for, check_mode=False, clock=time.time):
+def run_release_state(params, kube_for, check_mode=False, clock=time.time, holder_of=None,
+                      machine=None):
     """One canary_release_state call: validate (nothing is read on bad input), read the
-    record, decide or write the event, report. ``kube_for()`` makes the client."""
+    record, decide or write the event, report. ``kube_for()`` makes the client;
+    ``holder_of`` and ``machine`` are release_lease's, for a query that takes the lease."""
     record_name, steps = rc.validate(params)
-    engine = Engine(kube_for(), check_mode=check_mode, wait=False)
+    record_lease.validate(params)
+    kube = kube_for()
+    engine = Engine(kube, check_mode=check_mode, wait=False)
     now = round(clock(), 3)
     backend = RecordBackend(params, record_name, steps, now)
     unused_first, configmap, writes = engine.reconcile(
@@ -96,6 +101,13 @@ def run_release_state(params, kube_for, check_mode=False, clock=time.time):
         result["steps"] = rr.steps_report(steps)
     if params["state"] == "query":
         result.update(rc.query(params, steps, before))
+        lease = record_lease.take(params, kube, steps, result, check_mode, holder_of, machine,
+                                  clock)
+        if lease is not None:
+            result["lease"] = lease
+            result["changed"] = result["changed"] or lease["changed"]
+            if lease.get("warnings"):
+                result["warnings"] = lease.pop("warnings")
     elif params["state"] == "absent":
         result["message"] = "record %s deleted" % record_name if configmap else "no record"
     else:

@@ -270,7 +270,9 @@ class StepRun(object):
         self.move(100, action="promote")
         self.write_record(phase="promoted", weight=100,
                           reason="%s promoted" % self.params["version"])
-        return self.report()
+        given_back, warning = step_lease.give_back(self)
+        return self.report(lease_given_back=given_back,
+                           **(dict(warnings=[warning]) if warning else {}))
 
     def weight_step(self):
         """A weight, mirror or header step: one backend call, the gates, the record. A
