@@ -30,7 +30,7 @@ I=tests/integration
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider -n "${FLOOR_JOBS:-3}" \
   $I/test_one_connection.py \
   $I/test_example_playbooks.py::test_demo_releases_v2_and_scales_v1_down \
-  $I/test_bluegreen_role_backends.py::test_knative_backend_releases_a_revision_and_a_rerun_changes_nothing \
+  $I/test_bluegreen_role_backends.py::test_knative_backend_releases_a_revision \
   $I/test_canary_role.py::test_release_1_10_50_100_completes_and_a_rerun_changes_nothing \
   $I/test_canary_role.py::test_contour_backend_steps_through_the_weights \
   $I/test_canary_role.py::test_knative_backend_steps_through_the_percents
