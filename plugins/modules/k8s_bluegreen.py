@@ -318,12 +318,15 @@ diff:
   type: dict
 """
 
+import copy
+
 from ansible.module_utils.basic import AnsibleModule
 
 # First of the collection's imports: the others are then compiled once (see zip_import).
 from ansible_collections.progressive.delivery.plugins.module_utils import zip_import  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen import (
     backend,
+    batch,
     status,
     validation,
 )
@@ -348,8 +351,8 @@ INGRESS_SPEC = dict(
 )
 
 OWN_SPEC = dict(
-    name=dict(type="str", required=True),
-    namespace=dict(type="str", required=True),
+    name=dict(type="str"),
+    namespace=dict(type="str"),
     version=dict(type="str"),
     state=dict(type="str", default="deployed", choices=list(validation.STATES)),
     app_labels=dict(type="dict"),
@@ -368,19 +371,40 @@ OWN_SPEC = dict(
     scale_down_replicas=dict(type="int", default=0),
 )
 
+# An element of ``apps``: the per-app options, without defaults (an unset one is the
+# top-level value; batch.app_params).
+APP_SPEC = dict((key, dict((k, copy.deepcopy(v)) for k, v in OWN_SPEC[key].items()
+                         if k != "default"))
+                for key in batch.PER_APP)
+APP_SPEC["name"]["required"] = True
+
+OWN_SPEC.update(
+    apps=dict(type="list", elements="dict", options=APP_SPEC,
+              mutually_exclusive=[("definition", "pod_template")]),
+    apps_parallel=dict(type="int", default=10),
+)
+
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(OWN_SPEC),
-        mutually_exclusive=[("definition", "pod_template")],
+        mutually_exclusive=[("definition", "pod_template"), ("name", "apps")],
+        required_one_of=[("name", "apps")],
         supports_check_mode=True,
     )
+    params = module.params
+    if params["apps"] is None and params["namespace"] is None:
+        module.fail_json(msg="missing required arguments: namespace")
 
     def work():
-        spec = validation.validate(module.params)
+        if params["apps"] is not None:
+            specs = batch.validate_all(params, params["apps"])
+            return batch.run_apps(kube_for(module), specs, check_mode=module.check_mode,
+                                  wait=params["wait"], wait_timeout=params["wait_timeout"],
+                                  parallel=params["apps_parallel"])
+        spec = validation.validate(params)
         return backend.run_bluegreen(kube_for(module), spec, check_mode=module.check_mode,
-                                     wait=module.params["wait"],
-                                     wait_timeout=module.params["wait_timeout"])
+                                     wait=params["wait"], wait_timeout=params["wait_timeout"])
 
     run_module(module, work, refusal_types=(status.PlanError,))
 
