@@ -544,6 +544,7 @@ OWN_SPEC = dict(
     scale_down_replicas=dict(type="int", default=0),
 )
 
+
 def per_app_spec(spec):
     """An element of ``apps``: the per-app options, without defaults (an unset one is the
     top-level value; batch.app_params)."""
