@@ -17,7 +17,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.condition
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for_rollout
 
-APPS = ["shop", "cart", "search", "users", "mail"]
+APPS = ("shop", "cart", "search", "users", "mail")
 # kwok keeps pods with this label unready (tests/testbed/README.md): a version that never gets ready
 NEVER_READY = {"testbed.progressive.delivery/readiness": "never"}
 
@@ -82,7 +82,7 @@ def test_five_apps_promoted_in_one_call_then_a_no_op_then_rolled_back(kube, name
     make_apps(kube, namespace)
     result = promote(namespace)
     assert result["changed"] and not result.get("failed"), result.get("msg", result)
-    assert [a["name"] for a in result["apps"]] == APPS
+    assert [a["name"] for a in result["apps"]] == list(APPS)
     for app, found in zip(APPS, result["apps"]):
         assert (found["live_version_before"], found["live_version"]) == ("v1", "v2"), found
         assert found["changed"] and not found["failed"] and found["namespace"] == namespace

@@ -141,15 +141,21 @@ def test_valid_elements_give_specs_in_order():
 
 
 # --- outcomes and the result ------------------------------------------------------------
+def raising(exc):
+    def run():
+        raise exc
+    return run
+
+
 def test_a_failure_becomes_that_apps_result():
-    refused = batch.outcome(lambda: (_ for _ in ()).throw(PlanError("refusing to promote")))
+    refused = batch.outcome(raising(PlanError("refusing to promote")))
     assert refused == dict(failed=True, msg="refusing to promote")
     timeout = WaitTimeout("rollout timed out")
     timeout.actions, timeout.live = ["create Deployment a-v2 (version v2)"], "live traffic is still on v1"
-    found = batch.outcome(lambda: (_ for _ in ()).throw(timeout))
+    found = batch.outcome(raising(timeout))
     assert found["failed"] and found["changed"] and found["live"] == "live traffic is still on v1"
     assert found["msg"].startswith("rollout timed out; written by this call before it stopped")
-    found = batch.outcome(lambda: (_ for _ in ()).throw(KubeError(403, "Forbidden", "no")))
+    found = batch.outcome(raising(KubeError(403, "Forbidden", "no")))
     assert found["failed"] and found["status"] == 403 and "Kubernetes API error: no" in found["msg"]
     found = batch.outcome(lambda: {}["missing"])
     assert found["failed"] and found["msg"] == "unexpected error: KeyError: 'missing'"

@@ -31,7 +31,6 @@ from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen imp
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldError,
-    FieldErrors,
     ValidationError,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.module_entry import failure
