@@ -2,8 +2,11 @@
 the testbed's real API server, controllers and kwok nodes. Each app starts as v1 behind its
 live Service with a v2 Deployment beside it, made by the test itself."""
 
+import collections
+
 from modules import run_module
 
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s import trace
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     ENDPOINTSLICE,
@@ -15,7 +18,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.condition
     service_slice_selector,
     serving_pod_names,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import wait_for_rollout
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
+    wait_for_rollout,
+    wait_for_service_endpoints,
+)
 
 APPS = ("shop", "cart", "search", "users", "mail")
 # kwok keeps pods with this label unready (tests/testbed/README.md): a version that never gets ready
@@ -46,6 +52,8 @@ def make_apps(kube, namespace, apps=APPS, never_ready=()):
         for version in ("v1", "v2"):
             if not (version == "v2" and app in never_ready):
                 wait_for_rollout(kube, namespace, "%s-%s" % (app, version), 60)
+        # the EndpointSlice controller can lag the pods under load: start from v1 serving
+        wait_for_service_endpoints(kube, namespace, app, pods_of(kube, namespace, app, "v1"), 60)
 
 
 def promote(namespace, apps=APPS, check=False, diff=False, **params):
@@ -78,7 +86,21 @@ def resource_versions(kube, namespace):
     return seen
 
 
-def test_five_apps_promoted_in_one_call_then_a_no_op_then_rolled_back(kube, namespace):
+def requests_of(entries):
+    """(GETs per path with its selectors, every other request) of a request trace."""
+    reads, others = collections.Counter(), []
+    for entry in entries:
+        query = dict((k, v) for k, v in entry["query"].items()
+                     if k in ("labelSelector", "fieldSelector"))
+        if entry["method"] == "GET" and entry["query"].get("watch") != "true":
+            reads[entry["path"] + ("?%s" % sorted(query.items()) if query else "")] += 1
+        else:
+            others.append("%s %s" % (entry["method"], entry["path"]))
+    return reads, others
+
+
+def test_five_apps_promoted_in_one_call_then_a_no_op_then_rolled_back(kube, namespace,
+                                                                      monkeypatch, tmp_path):
     make_apps(kube, namespace)
     result = promote(namespace)
     assert result["changed"] and not result.get("failed"), result.get("msg", result)
@@ -94,10 +116,20 @@ def test_five_apps_promoted_in_one_call_then_a_no_op_then_rolled_back(kube, name
     assert "%s/mail: Service mail selector version=v1 -> v2" % namespace in result["actions"]
 
     before = resource_versions(kube, namespace)
+    monkeypatch.setenv(trace.ENV, str(tmp_path / "trace"))
     again = promote(namespace)
+    monkeypatch.delenv(trace.ENV)
     assert not again["changed"] and not again.get("failed"), again.get("msg")
     assert again["actions"] == [] and [a["live_version"] for a in again["apps"]] == ["v2"] * 5
     assert resource_versions(kube, namespace) == before
+    # each app's no-op asks what a call for it alone asks (test_request_counts.py): the
+    # namespace's Deployments (once per app: each app has its own reads), its Service and
+    # preview Service, its pods, its EndpointSlices; no write, no watch
+    reads, others = requests_of(trace.parse((tmp_path / "trace").read_text()))
+    assert others == []
+    deployments = "/apis/apps/v1/namespaces/%s/deployments" % namespace
+    assert reads.pop(deployments) == 5
+    assert len(reads) == 4 * 5 and set(reads.values()) == {1}, reads
 
     # no cross-app rollback: going back is the same call with state rolled_back
     back = run_module("k8s_bluegreen", namespace=namespace, state="rolled_back", wait_timeout=60,
