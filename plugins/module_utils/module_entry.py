@@ -67,22 +67,36 @@ def kube_for(module):
         module.fail_json(msg="cannot configure the Kubernetes client: %s" % exc)
 
 
+def failure(exc, refusal_types=()):
+    """The fail_json arguments for one of the library's known failures, or None.
+
+    A validation error lists every field; a failed wait or API error ends its message with
+    what the call wrote and what is live (engine.account); a refusal after a write carries
+    what is live now (``exc.result``)."""
+    if isinstance(exc, ValidationError):
+        return dict(msg="invalid input: %s" % exc,
+                    errors=[dict(field=e.path, message=e.message) for e in exc.errors])
+    if isinstance(exc, WaitError):
+        return dict(msg=str(exc) + account_text(exc), **account(exc))
+    if isinstance(exc, KubeError):
+        return dict(msg="Kubernetes API error: %s%s" % (exc, account_text(exc)),
+                    status=exc.status, reason=exc.reason, **account(exc))
+    if refusal_types and isinstance(exc, refusal_types):
+        return dict(getattr(exc, "result", {}), msg=str(exc))
+    return None
+
+
 def run_module(module, work, refusal_types=()):
-    """Call ``work()`` and exit; known failures become fail_json with their message."""
+    """Call ``work()`` and exit; known failures become fail_json with their message. A
+    result that says ``failed`` (several releases in one call, some of which failed) is
+    returned with fail_json as it is."""
     try:
         result = work()
-    except ValidationError as exc:
-        module.fail_json(msg="invalid input: %s" % exc,
-                         errors=[dict(field=e.path, message=e.message) for e in exc.errors])
-    except WaitError as exc:
-        module.fail_json(msg=str(exc) + account_text(exc), **account(exc))
-    except KubeError as exc:
-        module.fail_json(msg="Kubernetes API error: %s%s" % (exc, account_text(exc)),
-                         status=exc.status, reason=exc.reason, **account(exc))
-    except refusal_types as exc:
-        # A refusal after a write carries what is live now (``result``) for the caller.
-        module.fail_json(msg=str(exc), **getattr(exc, "result", {}))
+    except (ValidationError, WaitError, KubeError) + tuple(refusal_types) as exc:
+        module.fail_json(**failure(exc, refusal_types))
     diff = result.pop("diff", None)
     if module._diff and diff is not None:
         result["diff"] = diff
+    if result.pop("failed", False):
+        module.fail_json(**result)
     module.exit_json(**result)

@@ -28,17 +28,148 @@ description:
     C(progressive.delivery/previous-version) annotation of the live Service (or Ingress),
     so O(state=rolled_back) needs no other input.
   - Every state is idempotent; check mode and diff are supported.
+  - B(Many apps in one call) (O(apps)) runs the release of each app of a list, the
+    top-level options being the defaults of every app, in one module process; their waits
+    run together. Each app is its own release; see O(apps).
 options:
   name:
     description:
       - Name of the app. Default of O(app_labels) (C(app=<name>)) and of the Deployment and
         per-version Service names.
+      - Exactly one of O(name) and O(apps) is required.
     type: str
-    required: true
   namespace:
-    description: Namespace of every object the module reads and writes.
+    description:
+      - Namespace of every object the module reads and writes.
+      - Required, unless O(apps) is given and every element of it sets its own.
     type: str
-    required: true
+  apps:
+    description:
+      - Release many apps in one call. Each element names one app and may set any of the
+        per-app options below; an option an element does not set is the top-level one
+        (so O(state=promoted) and O(namespace) at the top, O(apps[].name) and
+        O(apps[].version) per element).
+      - An element's O(apps[].ingress) is taken whole (not merged with the top-level one),
+        and an element that sets O(apps[].definition) or O(apps[].pod_template) replaces
+        both top-level ones.
+      - Every element is validated before anything is written; one bad element fails the
+        call, naming it (C(apps[3].version)), and nothing is written for any app. So are two
+        elements for the same app (namespace and name) or sharing a live or preview Service,
+        an Ingress or their O(app_labels) in one namespace.
+      - Each app then runs exactly as a call with its options alone would (its own reads,
+        writes, re-plans on conflict and proofs), O(apps_parallel) at a time. Apps are
+        independent releases. An app that fails (its candidate is not ready, a wait times
+        out, a permission is missing) is left as that single call would leave it (live
+        traffic is never pointed at a version that is not ready) and the others finish;
+        the module then fails with a message naming each failed app and why. Apps that were
+        promoted are not rolled back (nothing couples them, and undoing a good release
+        because another app failed would be a second change nobody asked for); to roll
+        them back, run the same call with O(state=rolled_back).
+      - O(wait_timeout) applies to each app, from when its release starts.
+      - Mutually exclusive with O(name).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the app (as O(name)).
+        type: str
+        required: true
+      namespace:
+        description: As O(namespace).
+        type: str
+      version:
+        description: As O(version).
+        type: str
+      state:
+        description: As O(state).
+        type: str
+        choices: [deployed, previewed, promoted, rolled_back, scaled_down]
+      app_labels:
+        description: As O(app_labels).
+        type: dict
+      version_label:
+        description: As O(version_label).
+        type: str
+      definition:
+        description: As O(definition). Mutually exclusive with O(apps[].pod_template).
+        type: dict
+      pod_template:
+        description: As O(pod_template).
+        type: dict
+      replicas:
+        description: As O(replicas).
+        type: int
+      service:
+        description: As O(service).
+        type: str
+      service_ports:
+        description: As O(service_ports).
+        type: list
+        elements: dict
+      service_type:
+        description: As O(service_type).
+        type: str
+      preview_service:
+        description: As O(preview_service).
+        type: str
+      ingress:
+        description: As O(ingress) (see there for its suboptions).
+        type: dict
+        suboptions:
+          name:
+            description: As O(ingress.name).
+            type: str
+            required: true
+          host:
+            description: As O(ingress.host).
+            type: str
+          class_name:
+            description: As O(ingress.class_name).
+            type: str
+          path:
+            description: As O(ingress.path).
+            type: str
+            default: /
+          path_type:
+            description: As O(ingress.path_type).
+            type: str
+            default: Prefix
+            choices: [Prefix, Exact, ImplementationSpecific]
+          port:
+            description: As O(ingress.port).
+            type: raw
+          preview_path:
+            description: As O(ingress.preview_path).
+            type: str
+          preview_rewrite_target:
+            description: As O(ingress.preview_rewrite_target).
+            type: str
+          preview_host:
+            description: As O(ingress.preview_host).
+            type: str
+          preview_ingress:
+            description: As O(ingress.preview_ingress).
+            type: str
+      deployment_name_format:
+        description: As O(deployment_name_format).
+        type: str
+      version_service_name_format:
+        description: As O(version_service_name_format).
+        type: str
+      force:
+        description: As O(force).
+        type: bool
+      scale_down_replicas:
+        description: As O(scale_down_replicas).
+        type: int
+  apps_parallel:
+    description:
+      - With O(apps), how many apps' releases run at once (threads of the one module
+        process, sharing one connection pool to the API server).
+      - A release mostly waits on the API server (watches), so the threads cost little
+        CPU; the bound keeps the requests and watches the call holds open at once modest.
+    type: int
+    default: 10
   version:
     description:
       - The version this call is about (a label value such as C(v2) or C(v1.24.0)).
@@ -238,6 +369,25 @@ EXAMPLES = r"""
       preview_path: /green(/|$)(.*)
     state: previewed
 
+- name: Promote three apps in one call (their waits run together)
+  progressive.delivery.k8s_bluegreen:
+    namespace: prod
+    state: promoted
+    apps:
+      - {name: shop, service: shop, version: v2}
+      - {name: cart, service: cart, version: v7}
+      - {name: search, service: search, version: v3, namespace: search}
+  register: release
+
+- name: Something is wrong with them, go back (each app to its recorded previous version)
+  progressive.delivery.k8s_bluegreen:
+    namespace: prod
+    state: rolled_back
+    apps:
+      - {name: shop, service: shop}
+      - {name: cart, service: cart}
+      - {name: search, service: search, namespace: search}
+
 - name: Scale the old version down once the new one has held
   progressive.delivery.k8s_bluegreen:
     name: myapp
@@ -249,11 +399,31 @@ EXAMPLES = r"""
 
 RETURN = r"""
 actions:
-  description: What was changed (or would be, in check mode), one line per write.
+  description:
+    - What was changed (or would be, in check mode), one line per write.
+    - With O(apps), every app's lines, each starting with the app (C(<namespace>/<name>)).
   returned: always
   type: list
   elements: str
   sample: ["Service myapp-lan selector version=v1 -> v2", "delete preview Service myapp-lan-preview"]
+apps:
+  description:
+    - With O(apps), one result per app, in the order given. Each holds the keys a call for
+      that app alone returns (RV(live_version_before), RV(live_version), RV(versions),
+      RV(service), RV(actions), ...) except RV(diff) (in the top-level RV(diff)), plus
+      C(name), C(namespace), C(changed), C(failed), and for an app that failed C(msg)
+      (with what it wrote before it stopped and what is live, when it had started
+      writing, as in RV(live)).
+    - The keys described below for a single app are, with O(apps), found here.
+  returned: when O(apps) is given
+  type: list
+  elements: dict
+  sample: [{"name": "shop", "namespace": "prod", "changed": true, "failed": false,
+            "live_version_before": "v1", "live_version": "v2",
+            "actions": ["Service shop selector version=v1 -> v2"]},
+           {"name": "cart", "namespace": "prod", "changed": false, "failed": true,
+            "msg": "refusing to promote version v7: Deployment cart-v7 is not ready: 0 of 2
+                    replicas ready; set force=true to do it anyway"}]
 live:
   description: After a failure midway (a Kubernetes API error such as a missing permission,
     or a failed wait), what is live now, from what the call read and wrote; the message ends
@@ -263,30 +433,30 @@ live:
   sample: live traffic is still on v1 (not switched by this call)
 live_version_before:
   description: The live version when the module started (null when none).
-  returned: always
+  returned: always (with O(apps), in each element of RV(apps))
   type: str
   sample: v1
 live_version:
   description: The live version now.
-  returned: always
+  returned: always (with O(apps), in each element of RV(apps))
   type: str
   sample: v2
 previous_version:
   description: The recorded previous version (the rollback target).
-  returned: always
+  returned: always (with O(apps), in each element of RV(apps))
   type: str
   sample: v1
 rolled_back_from:
   description: Set when the last switch was a rollback, to the version it left.
-  returned: always
+  returned: always (with O(apps), in each element of RV(apps))
   type: str
 preview_version:
   description: The version the preview Service or preview Ingress points at.
-  returned: always
+  returned: always (with O(apps), in each element of RV(apps))
   type: str
 versions:
   description: Each version's Deployment and replica counts.
-  returned: always
+  returned: always (with O(apps), in each element of RV(apps))
   type: dict
   sample: {"v1": {"deployment": "myapp-v1", "replicas": 3, "ready_replicas": 3,
            "updated_replicas": 3, "available_replicas": 3}}
@@ -313,10 +483,15 @@ urls:
   elements: str
   sample: ["http://example.com/*", "http://example.com/green(/|$)(.*)"]
 diff:
-  description: The touched objects before and after (with --diff).
+  description:
+    - The touched objects before and after (with --diff).
+    - With O(apps), a list with one such entry per app that changed, each with
+      C(before_header) and C(after_header) naming the app (C(<namespace>/<name>)).
   returned: when diff mode is on
-  type: dict
+  type: raw
 """
+
+import copy
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -324,6 +499,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.progressive.delivery.plugins.module_utils import zip_import  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen import (
     backend,
+    batch,
     status,
     validation,
 )
@@ -348,8 +524,8 @@ INGRESS_SPEC = dict(
 )
 
 OWN_SPEC = dict(
-    name=dict(type="str", required=True),
-    namespace=dict(type="str", required=True),
+    name=dict(type="str"),
+    namespace=dict(type="str"),
     version=dict(type="str"),
     state=dict(type="str", default="deployed", choices=list(validation.STATES)),
     app_labels=dict(type="dict"),
@@ -369,18 +545,43 @@ OWN_SPEC = dict(
 )
 
 
+def per_app_spec(spec):
+    """An element of ``apps``: the per-app options, without defaults (an unset one is the
+    top-level value; batch.app_params)."""
+    found = dict((key, dict((k, copy.deepcopy(v)) for k, v in spec[key].items()
+                            if k != "default"))
+                 for key in batch.PER_APP)
+    found["name"] = dict(type="str", required=True)
+    return found
+
+
+OWN_SPEC.update(
+    apps=dict(type="list", elements="dict", options=per_app_spec(OWN_SPEC),
+              mutually_exclusive=[("definition", "pod_template")]),
+    apps_parallel=dict(type="int", default=10),
+)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(OWN_SPEC),
-        mutually_exclusive=[("definition", "pod_template")],
+        mutually_exclusive=[("definition", "pod_template"), ("name", "apps")],
+        required_one_of=[("name", "apps")],
         supports_check_mode=True,
     )
+    params = module.params
+    if params["apps"] is None and params["namespace"] is None:
+        module.fail_json(msg="missing required arguments: namespace")
 
     def work():
-        spec = validation.validate(module.params)
+        if params["apps"] is not None:
+            specs = batch.validate_all(params, params["apps"])
+            return batch.run_apps(kube_for(module), specs, check_mode=module.check_mode,
+                                  wait=params["wait"], wait_timeout=params["wait_timeout"],
+                                  parallel=params["apps_parallel"])
+        spec = validation.validate(params)
         return backend.run_bluegreen(kube_for(module), spec, check_mode=module.check_mode,
-                                     wait=module.params["wait"],
-                                     wait_timeout=module.params["wait_timeout"])
+                                     wait=params["wait"], wait_timeout=params["wait_timeout"])
 
     run_module(module, work, refusal_types=(status.PlanError,))
 

@@ -8,14 +8,16 @@
 - 1, 10 and 50 apps promoted (blue/green, 1 replica each) by one ansible-playbook run with
   as many forks: total time against one app (goal: 50 apps <= 4x one app on this 2-core
   machine), the peak summed RSS of the module processes, and the same promotions the
-  kubernetes.core way (k8s patched + k8s_info until, delay 5) in the same run.
+  kubernetes.core way (k8s patched + k8s_info until, delay 5) in the same run; and
+  'batch': every app in one k8s_bluegreen call (its ``apps`` option) on one host.
 
     python tests/bench/bench_scale.py [--runs N] [--parts knative,contour,apps] [--quick]
-        [--revisions 2,20,200] [--includes 1,50] [--apps 1,10,50] [--ways ours,k8s]
+        [--revisions 2,20,200] [--includes 1,50] [--apps 1,10,50] [--ways ours,k8s,batch]
         [--env ANSIBLE_PIPELINING=1]
 """
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -177,24 +179,50 @@ K8S_APPS_PLAY = bl.k8s_core_promotion_play(
 
 PING_PLAY = [{"name": "one module task per app, doing nothing", "hosts": "apps",
               "gather_facts": False, "tasks": [{"name": "ping", "ansible.builtin.ping": {}}]}]
-PLAYS = {"ours": APPS_PLAY, "k8s": K8S_APPS_PLAY, "ping": PING_PLAY}
+
+# Every app in one module call (k8s_bluegreen's apps option) on one host: one module
+# process, the apps' releases in its threads.
+BATCH_PLAY = [{
+    "name": "promote every app in one call", "hosts": "apps", "gather_facts": False,
+    "tasks": [{"name": "promote", "progressive.delivery.k8s_bluegreen": {
+        "namespace": "{{ ns }}", "state": "promoted", "wait_timeout": 300,
+        "apps": "{{ releases }}", "apps_parallel": "{{ parallel | default(omit) }}"}}]}]
+PLAYS = {"ours": APPS_PLAY, "k8s": K8S_APPS_PLAY, "ping": PING_PLAY, "batch": BATCH_PLAY}
+Way = collections.namedtuple("Way", "play forks env parallel")
 
 
 def way_of(name):
-    """(play key, forks or None, extra environment) of a way such as 'ours',
-    'k8s', 'ping+pipelining' or 'ours+forks=10' (pure)."""
+    """The Way (play key, forks or None, extra environment, apps_parallel or None) of a
+    way such as 'ours', 'k8s', 'ping+pipelining', 'ours+forks=10' or 'batch+parallel=50'
+    (pure)."""
     parts = name.split("+")
     if parts[0] not in PLAYS:
-        raise ValueError("unknown way %r (ours, k8s, ping; +pipelining, +forks=N)" % name)
-    forks, env = None, {}
+        raise ValueError("unknown way %r (ours, k8s, ping, batch; +pipelining, +forks=N, "
+                         "+parallel=N)" % name)
+    forks, env, parallel = None, {}, None
     for part in parts[1:]:
         if part == "pipelining":
             env["ANSIBLE_PIPELINING"] = "1"
         elif part.startswith("forks="):
             forks = int(part[len("forks="):])
+        elif part.startswith("parallel=") and parts[0] == "batch":
+            parallel = int(part[len("parallel="):])
         else:
             raise ValueError("unknown modifier %r in %r" % (part, name))
-    return parts[0], forks, env
+    return Way(parts[0], forks, env, parallel)
+
+
+def way_hosts(way, apps, targets, ns_vars=None):
+    """The inventory hosts of one run (pure): a host per app, each with its app and target
+    version; for 'batch' one host holding every app's release (``releases``)."""
+    local = dict(ansible_connection="local", ansible_python_interpreter=sys.executable)
+    if way.play == "batch":
+        releases = [dict(name=app, service=app, version=targets[app]) for app in apps]
+        host = dict(local, releases=releases)
+        if way.parallel:
+            host["parallel"] = way.parallel
+        return {"all-apps": host}
+    return dict((app, dict(local, app=app, target=targets[app])) for app in apps)
 
 
 def apps_part(kube, namespaces, runs, sizes, log, ways=("ours", "k8s"), env=None):
@@ -218,19 +246,18 @@ def apps_part(kube, namespaces, runs, sizes, log, ways=("ours", "k8s"), env=None
                  for key, play in PLAYS.items())
     live = dict(("app-%d" % i, "v1") for i in range(most))
 
-    def release(count, way):
-        key, forks, way_env = way_of(way)
-        hosts = {}
-        for index in range(count):
-            app = "app-%d" % index
-            if key != "ping":
+    def release(count, name):
+        way = way_of(name)
+        apps = ["app-%d" % index for index in range(count)]
+        if way.play != "ping":
+            for app in apps:
                 live[app] = "v2" if live[app] == "v1" else "v1"
-            hosts[app] = dict(ansible_connection="local", app=app, target=live[app],
-                              ansible_python_interpreter=sys.executable)
+        hosts = way_hosts(way, apps, live)
         inventory = bl.write_yaml(workdir, "inventory-%d.yml" % count, {
             "apps": {"hosts": hosts, "vars": {"ns": ns}}})
-        return bl.run_playbook(plays[key], inventory=inventory, forks=min(count, forks or count),
-                               env=dict(env or {}, **way_env), sampler=bl.RssSampler)
+        return bl.run_playbook(plays[way.play], inventory=inventory,
+                               forks=min(len(hosts), way.forks or len(hosts)),
+                               env=dict(env or {}, **way.env), sampler=bl.RssSampler)
     cases = dict(("%s %d" % (way, n), (lambda n=n, way=way: release(n, way)))
                  for n in sizes for way in ways)
     found = bl.interleaved(cases, runs, log)
@@ -263,11 +290,31 @@ def apps_part(kube, namespaces, runs, sizes, log, ways=("ours", "k8s"), env=None
             rows.append(["%d app(s), one ansible-playbook, forks %d (%s)" % (size, size, main_way),
                          bl.seconds(value), bl.times(x), "-", "-", "-", spent, goal])
         for way in others:
+            if way_of(way).play == "batch":
+                rows.append(batch_row(way, size, small, main_way, measured))
+                continue
             rows.append(["%d app(s), %s" % (size, way), bl.seconds(measured(way, size)),
                          bl.times(bl.ratio(measured(way, size), measured(way, small))),
                          "-", "-", "-", "CPU %s" % bl.seconds(measured(way, size, "cpu")), "-"])
     namespaces.drop(ns)
     return rows, results
+
+
+def batch_row(way, size, small, main_way, measured):
+    """The row of the 'batch' way: one host, one k8s_bluegreen call with every app. Its
+    ratio is against its own smallest run, and the goal (50 apps <= 4x one app) against one
+    app released the usual way (``main_way``, one task per app) as well."""
+    value = measured(way, size)
+    x = bl.ratio(value, measured(way, small))
+    goal = "-"
+    if size == 50:
+        versus = bl.ratio(value, measured(main_way, small))
+        goal = "<= %.0fx: %s (vs %d app(s) %s: %s)" % (
+            APPS_GOAL, bl.goal_met(x, APPS_GOAL), small, main_way, bl.times(versus))
+    return ["%d app(s), one k8s_bluegreen call with apps (%s, one host)" % (size, way),
+            bl.seconds(value), bl.times(x), "-", "-", "-",
+            "peak RSS %s, CPU %s" % (bl.megabytes(measured(way, size, "peak_rss")),
+                                     bl.seconds(measured(way, size, "cpu"))), goal]
 
 
 def make_app_quick(kube, ns, app):
@@ -286,7 +333,7 @@ QUICK = dict(revisions=(2, 20), includes=(1, 50), apps=(1, 10, 50))
 
 
 def run(kube, runs, log=None, parts=("knative", "contour", "apps"), revisions=(2, 20, 200),
-        includes=(1, 50), apps=(1, 10, 50), ways=("ours", "k8s"), env=None):
+        includes=(1, 50), apps=(1, 10, 50), ways=("ours", "k8s", "batch"), env=None):
     namespaces = bl.Namespaces(kube, "scale")
     rows, results = [], {}
     try:
@@ -318,8 +365,10 @@ def main():
     parser.add_argument("--revisions", type=sizes, default=None)
     parser.add_argument("--includes", type=sizes, default=None)
     parser.add_argument("--apps", type=sizes, default=None)
-    parser.add_argument("--ways", default="ours,k8s",
-                        help="the apps part: ours, k8s (the kubernetes.core way) or both")
+    parser.add_argument("--ways", default="ours,k8s,batch",
+                        help="the apps part: ours (a task per app), k8s (the kubernetes.core "
+                             "way), batch (one k8s_bluegreen call with apps), ping; "
+                             "+pipelining, +forks=N, batch+parallel=N")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="the apps part: set this for every ansible-playbook run "
                              "(a lever to measure, e.g. ANSIBLE_PIPELINING=1)")

@@ -144,3 +144,18 @@ def test_canary_playbook_check_then_quick_release_then_a_rerun_that_is_a_no_op(k
         "progressive.delivery/canary-release"])["phase"] == "promoted"
     again = run("canary.yml", {"release_quick": True})
     assert again.stats["changed"] == 0, again.summary()
+
+
+def test_many_apps_go_live_on_v2_in_one_call_each_step(kube):
+    fresh(kube, "many-apps")
+    result = run("bluegreen_many_apps.yml")
+    train, = result.results_of("Many apps | v2 of every app deployed and switched to")
+    assert [(a["name"], a["live_version_before"], a["live_version"]) for a in train["apps"]] == [
+        ("shop", "v1", "v2"), ("cart", "v1", "v2"), ("search", "v1", "v2")]
+    for app in ("shop", "cart", "search"):
+        live = kube.get(SERVICE, "many-apps", app)
+        assert live["spec"]["selector"] == {"app": app, "version": "v2"}
+        assert live["metadata"]["annotations"]["progressive.delivery/previous-version"] == "v1"
+        dep = kube.get(DEPLOYMENT, "many-apps", "%s-v2" % app)
+        assert dep["spec"]["template"]["spec"]["containers"][0]["image"] == "ikubernetes/myapp:v2"
+        assert dep["status"]["readyReplicas"] == 2

@@ -101,11 +101,42 @@ def test_runs_default_can_be_set_for_every_benchmark(monkeypatch):
 
 def test_a_scale_way_names_its_play_forks_and_settings():
     import bench_scale
-    assert bench_scale.way_of("ours") == ("ours", None, {})
-    assert bench_scale.way_of("ping+pipelining") == ("ping", None, {"ANSIBLE_PIPELINING": "1"})
+    assert bench_scale.way_of("ours") == ("ours", None, {}, None)
+    assert bench_scale.way_of("ping+pipelining") == ("ping", None, {"ANSIBLE_PIPELINING": "1"},
+                                                     None)
     assert bench_scale.way_of("k8s+forks=10+pipelining") == (
-        "k8s", 10, {"ANSIBLE_PIPELINING": "1"})
+        "k8s", 10, {"ANSIBLE_PIPELINING": "1"}, None)
+    assert bench_scale.way_of("batch+parallel=50") == ("batch", None, {}, 50)
     with pytest.raises(ValueError, match="unknown way"):
         bench_scale.way_of("theirs")
     with pytest.raises(ValueError, match="unknown modifier"):
         bench_scale.way_of("ours+fast")
+    with pytest.raises(ValueError, match="unknown modifier"):
+        bench_scale.way_of("ours+parallel=5")  # only one call with apps has threads
+
+
+def test_the_batch_way_is_one_host_with_every_apps_release():
+    import bench_scale
+    targets = {"app-0": "v2", "app-1": "v1"}
+    hosts = bench_scale.way_hosts(bench_scale.way_of("batch"), ["app-0", "app-1"], targets)
+    assert list(hosts) == ["all-apps"]
+    assert hosts["all-apps"]["releases"] == [
+        {"name": "app-0", "service": "app-0", "version": "v2"},
+        {"name": "app-1", "service": "app-1", "version": "v1"}]
+    assert "parallel" not in hosts["all-apps"]
+    assert bench_scale.way_hosts(bench_scale.way_of("batch+parallel=5"), ["app-0"],
+                                 targets)["all-apps"]["parallel"] == 5
+    hosts = bench_scale.way_hosts(bench_scale.way_of("ours"), ["app-0", "app-1"], targets)
+    assert sorted(hosts) == ["app-0", "app-1"]
+    assert (hosts["app-1"]["app"], hosts["app-1"]["target"]) == ("app-1", "v1")
+    assert hosts["app-0"]["ansible_connection"] == "local"
+
+
+def test_the_batch_row_compares_fifty_apps_with_one_app_the_usual_way():
+    import bench_scale
+    seconds = {("batch", 1): 1.0, ("batch", 50): 3.0, ("ours", 1): 1.5}
+    row = bench_scale.batch_row("batch", 50, 1, "ours",
+                                lambda way, size, key="seconds": seconds.get((way, size))
+                                if key == "seconds" else None)
+    assert row[1:3] == ["3.00 s", "3.0x"]
+    assert row[-1] == "<= 4x: yes (vs 1 app(s) ours: 2.0x)"
