@@ -10,7 +10,7 @@ and a concurrent change is a 409, never overwritten.
 Holding a Deployment after N new pods (``pause_after``) is two writes:
 
 1. *batch*: the new template with ``paused: false``, ``maxSurge: N``, ``maxUnavailable:
-   0`` and a ``minReadySeconds`` (and progress deadline) of an hour. The controller's
+   0`` and a ``minReadySeconds`` (and progress deadline) of decades. The controller's
    first sync creates the new ReplicaSet with exactly N pods (all it may add above the
    replica count) and can do nothing more until one of them is available, which the
    long ``minReadySeconds`` keeps from happening; the user's own values are kept in the
@@ -19,7 +19,7 @@ Holding a Deployment after N new pods (``pause_after``) is two writes:
    and deadline back. A paused Deployment is only rescaled when its pods do not add up to
    replicas + maxSurge, which they do (old replicas + N), so the hold stays at N.
 
-Moving a paused hold on to a larger batch comes first with a third write, *guard*: the
+Moving a paused hold on to a larger batch starts with a third write, *guard*: the
 long ``minReadySeconds`` (and deadline) back while still paused, so the held pods stop
 counting as available before the batch write lets the controller scale (the backend waits
 for the ReplicaSet and the Deployment status to say so between the two).
