@@ -4,6 +4,7 @@ move. Between two moves the held pods become *available* (the Deployment's own
 minReadySeconds is back while it is paused), which is what let the controller remove one old
 pod per available new pod when the next batch was written (docs/rollout.md, "Moving on")."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from modules import run_module
@@ -12,6 +13,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client im
     DEPLOYMENT,
     POD,
     REPLICASET,
+    STRATEGIC_PATCH,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.conditions import Check
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
@@ -155,3 +157,20 @@ def test_check_mode_reports_the_three_writes_of_a_move_and_makes_none(kube, name
         "pause Deployment %s/web at 5 new pod(s)" % namespace]
     assert kube.get(DEPLOYMENT, namespace, "web")["metadata"]["resourceVersion"] == before
     assert pods_by_image(kube, namespace) == {"web:v1": REPLICAS, "web:v2": 1}
+
+
+def test_a_pod_held_for_hours_does_not_count_as_available_when_moving_on(kube, namespace):
+    """The guard's minReadySeconds must outlast any hold: a pod Ready for two hours (its
+    Ready condition's time set back, as a kubelet would have written it then) would still
+    count as available under a guard of an hour, and the move would lose an old pod."""
+    create_deployment(kube, namespace)
+    ok(rollout(namespace, pause_after=1, images={"web": "web:v2"}))
+    assert_held(kube, namespace, "web:v1", "web:v2", 1)
+    then = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 7200))
+    (pod,) = [p for p in kube.list(POD, namespace, label_selector="app=web")["items"]
+              if p["spec"]["containers"][0]["image"] == "web:v2"]
+    kube.patch(POD, namespace, pod["metadata"]["name"], {"status": {"conditions": [
+        {"type": kind, "status": "True", "lastTransitionTime": then}
+        for kind in ("Ready", "ContainersReady")]}}, STRATEGIC_PATCH, subresource="status")
+    ok(rollout(namespace, pause_after="50%", images={"web": "web:v2"}))
+    assert_held(kube, namespace, "web:v1", "web:v2", 5)
