@@ -33,9 +33,12 @@ description:
     N new pods beside all the old ones (N = O(pause_after), or that percent of the replicas
     rounded up, at least 1), then the Deployment is paused there. The controller creates the
     batch in one step (C(maxSurge=N), C(maxUnavailable=0)) while a temporary C(minReadySeconds)
-    of an hour keeps any new pod from counting as available, so it cannot go beyond N before
-    the pause; a paused Deployment whose pods add up to replicas + maxSurge is not rescaled,
-    so the count stays at N. The count is exact; the cost is N extra pods while the batch is
+    (the largest the API takes) keeps any new pod from counting as available, so it cannot go
+    beyond N before the pause; a paused Deployment whose pods add up to replicas + maxSurge is
+    not rescaled, so the count stays at N. Moving a held batch on to a larger one first puts
+    that C(minReadySeconds) back while still paused and waits until the held pods no longer
+    count as available, so the controller removes no old pod for them. The count is exact;
+    the cost is N extra pods while the batch is
     held (as with a C(maxSurge) batch paused by hand). The Deployment's own strategy is kept in the
     annotation C(progressive.delivery/rollout-hold) and put back by O(state=resumed) (or a
     batch of 100%); C(kubectl rollout resume) alone would go on with batches of N."

@@ -33,6 +33,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait impo
     wait_for_rollout,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.rollout import (
+    guard,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.rollout import (
     history as hist,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.rollout import plan as pl
@@ -103,7 +106,8 @@ class RolloutBackend(object):
         return first
 
     def hold(self, engine, first, batch):
-        """Two writes (see plan.py): the batch, then, once its pods exist, the pause."""
+        """Two writes (see plan.py): the batch, then, once its pods exist, the pause; a
+        paused hold moving on to a larger batch first writes and waits for the guard."""
         spec = self.spec
         template = pl.desired_template(spec, first.obj["spec"].get("template"))
         others = [rs for rs in hist.owned_by(first.obj, first.replicasets)
@@ -117,6 +121,14 @@ class RolloutBackend(object):
                     spec.kind, spec.namespace, spec.name, len(others),
                     ", ".join(sorted(rs["metadata"]["name"] for rs in others))))
         observe = functools.partial(self.observe, engine)
+        # Moving a paused hold on: its pods first stop counting as available (see plan.py).
+        unused, before, unused_made = engine.reconcile(observe, lambda o: pl.plan_guard(
+            spec, o.obj, o.replicasets, batch))
+        held_rs = pl.moving_on(spec, before.obj, before.replicasets, batch)
+        if held_rs is not None and not engine.check_mode:
+            # Not optional either (wait=false too): the batch write is safe only once the
+            # controller counts none of the held pods as available.
+            self.wait_held_unavailable(engine, held_rs)
         unused, unused_last, made = engine.reconcile(observe, lambda o: pl.plan_batch(
             spec, o.obj, o.replicasets, batch))
         if made and not engine.check_mode:
@@ -124,7 +136,7 @@ class RolloutBackend(object):
             # the Deployment would hold no new pod at all.
             self.wait_batch(engine, batch, ready=False)
         # The pause follows the batch's pods at once: each moment between them is one the
-        # controller may use to go past the batch (see docs/rollout.md, "Known limit"), so
+        # controller may use to go past the batch (see docs/rollout.md, "Holding a batch"), so
         # its plan reads the Deployment alone (the wait above just read it).
         unused, unused_last, paused = engine.reconcile(
             lambda: self.observe_deployment(engine), lambda o: pl.plan_hold(spec, o.obj))
@@ -151,6 +163,27 @@ class RolloutBackend(object):
             if unready:
                 lines.append("unready pods: " + " | ".join(unready))
             raise type(exc)("; ".join(lines), exc.obj)
+
+    def wait_held_unavailable(self, engine, held_rs):
+        """Until the held pods count as unavailable where the controller's scale-down reads
+        it: the ReplicaSet's status (recomputed by the ReplicaSet controller with the long
+        minReadySeconds the Deployment controller copied to it), then the Deployment's
+        status, which the Deployment controller writes from its cache of that ReplicaSet
+        (a cache behind the API server would otherwise still show the pods available)."""
+        spec = self.spec
+        steps = ((REPLICASET, held_rs["metadata"]["name"], guard.held_pods_unavailable(
+            pl.GUARD_MIN_READY)),
+            (DEPLOYMENT, spec.name, guard.deployment_counts_held_unavailable(
+                self._generation(engine))))
+        for resource, name, predicate in steps:
+            try:
+                wait_for(engine.kube, resource, spec.namespace, name, predicate,
+                         engine.remaining())
+            except WaitError as exc:
+                raise type(exc)("Deployment %s/%s: before moving on to the next batch, %s %s "
+                                "%s: %s" % (spec.namespace, spec.name, resource.kind, name,
+                                            "timed out" if isinstance(exc, WaitTimeout)
+                                            else "failed", exc), exc.obj)
 
     def wait_rollout(self, engine):
         spec = self.spec

@@ -10,7 +10,7 @@ and a concurrent change is a 409, never overwritten.
 Holding a Deployment after N new pods (``pause_after``) is two writes:
 
 1. *batch*: the new template with ``paused: false``, ``maxSurge: N``, ``maxUnavailable:
-   0`` and a ``minReadySeconds`` (and progress deadline) of an hour. The controller's
+   0`` and a ``minReadySeconds`` (and progress deadline) of decades. The controller's
    first sync creates the new ReplicaSet with exactly N pods (all it may add above the
    replica count) and can do nothing more until one of them is available, which the
    long ``minReadySeconds`` keeps from happening; the user's own values are kept in the
@@ -18,6 +18,11 @@ Holding a Deployment after N new pods (``pause_after``) is two writes:
 2. *pause*, once the N pods exist: ``paused: true`` and the user's ``minReadySeconds``
    and deadline back. A paused Deployment is only rescaled when its pods do not add up to
    replicas + maxSurge, which they do (old replicas + N), so the hold stays at N.
+
+Moving a paused hold on to a larger batch starts with a third write, *guard*: the
+long ``minReadySeconds`` (and deadline) back while still paused, so the held pods stop
+counting as available before the batch write lets the controller scale (the backend waits
+for the ReplicaSet and the Deployment status to say so between the two).
 
 ``state=resumed`` (or a batch of all the replicas) puts the saved strategy back and
 unpauses in one write.
@@ -51,9 +56,11 @@ CONTROLLERREVISION = Resource("apps/v1", "ControllerRevision", "controllerrevisi
 RESOURCES = {"Deployment": DEPLOYMENT, "StatefulSet": STATEFULSET, "DaemonSet": DAEMONSET}
 
 HOLD = "progressive.delivery/rollout-hold"
-# While a batch is being created no new pod may count as available (see the module doc).
-GUARD_MIN_READY = 3599
-GUARD_DEADLINE = 3600
+# While a batch is being created no new pod may count as available (see the module doc),
+# also a pod held for days before the move: the largest the API takes (the deadline must be
+# larger still; at the int32 maximum the controller reads it as "no deadline").
+GUARD_MIN_READY = 2147483646
+GUARD_DEADLINE = 2147483647
 DEFAULT_DEADLINE = 600
 
 
@@ -300,13 +307,57 @@ def template_changes(spec, obj):
     return desired_template(spec, obj["spec"].get("template")) != obj["spec"].get("template")
 
 
-def new_replicas(obj, replicasets):
-    """Pods (spec.replicas of the ReplicaSet) running the Deployment's template, or 0."""
+def new_replicaset(obj, replicasets):
+    """The ReplicaSet running the Deployment's template, or None."""
     current = hist.without_hash(obj["spec"].get("template"))
     for rs in hist.owned_by(obj, replicasets):
         if hist.without_hash((rs.get("spec") or {}).get("template")) == current:
-            return (rs.get("spec") or {}).get("replicas", 0)
-    return 0
+            return rs
+    return None
+
+
+def new_replicas(obj, replicasets):
+    """Pods (spec.replicas of the ReplicaSet) running the Deployment's template, or 0."""
+    rs = new_replicaset(obj, replicasets)
+    return ((rs or {}).get("spec") or {}).get("replicas", 0)
+
+
+def moving_on(spec, obj, replicasets, batch):
+    """The ReplicaSet whose pods a paused Deployment holds when this call moves it on to a
+    larger ``batch`` of the same template, else None. Its pods may count as available
+    (the pause put the Deployment's own minReadySeconds back), and the controller removes
+    one old pod per available new pod: they must stop counting before the batch write."""
+    if not obj["spec"].get("paused") or template_changes(spec, obj):
+        return None
+    rs = new_replicaset(obj, replicasets)
+    held = ((rs or {}).get("spec") or {}).get("replicas", 0)
+    return rs if 0 < held < batch else None
+
+
+def guarded(obj):
+    return (obj["spec"].get("minReadySeconds") == GUARD_MIN_READY and
+            obj["spec"].get("progressDeadlineSeconds") == GUARD_DEADLINE)
+
+
+def plan_guard(spec, obj, replicasets, batch):
+    """Moving a hold on, write 1 of 3: the long minReadySeconds while still paused (the
+    controller copies it to the new ReplicaSet and scales nothing), the Deployment's own
+    values kept in the hold annotation (a Deployment paused by someone else gets one).
+    Empty when there is nothing held to move on from, or the guard is on already."""
+    rs = moving_on(spec, obj, replicasets, batch)
+    if rs is None or guarded(obj):
+        return []
+    desired = copy.deepcopy(obj)
+    if hold_of(obj) is None:
+        saved = dict(_strategy_of(obj), batch=rs["spec"]["replicas"])
+        desired["metadata"].setdefault("annotations", {})[HOLD] = json.dumps(
+            saved, sort_keys=True)
+    desired["spec"]["minReadySeconds"] = GUARD_MIN_READY
+    desired["spec"]["progressDeadlineSeconds"] = GUARD_DEADLINE
+    return _write(spec, obj, desired, "stop %s %s/%s's %d new pod(s) counting as available "
+                  "(minReadySeconds %d) before moving on" % (
+                      spec.kind, spec.namespace, spec.name, rs["spec"]["replicas"],
+                      GUARD_MIN_READY))
 
 
 def plan_batch(spec, obj, replicasets, batch):
@@ -341,9 +392,10 @@ def _strategy_of(obj):
 
 
 def plan_hold(spec, obj):
-    """Hold, write 2: pause, the user's minReadySeconds and deadline back."""
+    """Hold, write 2: pause, the user's minReadySeconds and deadline back (also on a
+    Deployment paused already: a run stopped after the guard of a move left it on)."""
     held = hold_of(obj)
-    if held is None or obj["spec"].get("paused"):
+    if held is None:
         return []
     desired = copy.deepcopy(obj)
     desired["spec"]["paused"] = True
@@ -352,7 +404,11 @@ def plan_hold(spec, obj):
             desired["spec"].pop(key, None)
         else:
             desired["spec"][key] = held[key]
-    return _write(spec, obj, desired, "pause %s %s/%s at %d new pod(s)" % (
+    if obj["spec"].get("paused"):
+        what = "put back %s %s/%s's own minReadySeconds and deadline, held at %d new pod(s)"
+    else:
+        what = "pause %s %s/%s at %d new pod(s)"
+    return _write(spec, obj, desired, what % (
         spec.kind, spec.namespace, spec.name, held.get("batch", 0)))
 
 
