@@ -110,7 +110,6 @@ def test_contour_backend_switches_the_child(
     assert stats["bluegreen_live_version"] == "%s/blog2" % namespace
 
 
-
 def test_contour_backend_switches_back_when_a_live_gate_fails(
         kube, namespace, tmp_path, require_crd):
     require_crd("httpproxies.projectcontour.io")
@@ -174,7 +173,6 @@ def test_knative_backend_releases_a_revision(
     assert annotations["progressive.delivery/live-version"] == "v2"
     assert annotations["progressive.delivery/previous-revision"] == "hello-00001"
     assert result.custom_stats["bluegreen_previous_version"] == "hello-00001"
-
 
 
 def test_knative_backend_rolls_back_when_a_live_gate_fails(kube, namespace, tmp_path, require_crd):
@@ -287,7 +285,6 @@ def test_gateway_backend_switches_the_rule(
     assert stats["bluegreen_outcome"] == "promoted"
     assert stats["bluegreen_previous_version"] == "shop-green"
     assert stats["bluegreen_live_version"] == "shop-blue"
-
 
 
 def test_gateway_backend_switches_back_when_a_live_gate_fails(
