@@ -5,12 +5,12 @@ live Service with a v2 Deployment beside it, made by the test itself."""
 import collections
 
 from modules import run_module
+from test_k8s_bluegreen import resource_versions
 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s import trace
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     DEPLOYMENT,
     ENDPOINTSLICE,
-    INGRESS,
     POD,
     SERVICE,
 )
@@ -77,13 +77,6 @@ def live_of(kube, namespace, app):
     return kube.get(SERVICE, namespace, app)["spec"]["selector"]["version"]
 
 
-def resource_versions(kube, namespace):
-    seen = {}
-    for resource in (DEPLOYMENT, SERVICE, INGRESS):
-        for obj in kube.list(resource, namespace)["items"]:
-            seen["%s/%s" % (resource.kind, obj["metadata"]["name"])] = \
-                obj["metadata"]["resourceVersion"]
-    return seen
 
 
 def requests_of(entries):
