@@ -256,8 +256,10 @@ def knative_app(kube, namespace, require_crd):
 
 
 def test_knative_traffic_no_op(monkeypatch, tmp_path, kube, namespace, knative_app):
-    """Manages: the Route, its Configuration and the namespace's Revisions (one list)."""
-    manages = ["Route app", "Configuration app", "Revisions (list)"]
+    """Manages: the Route, its Configuration and the one Revision its traffic names (read
+    by name: the namespace's Revisions are not listed, so the cost stays flat however many
+    the Configuration keeps)."""
+    manages = ["Route app", "Configuration app", "Revision app-00001"]
     assert_no_op(monkeypatch, tmp_path, kube, namespace, (kn.ROUTE, kn.CONFIGURATION),
                  "knative_traffic", manages, namespace=namespace, route="app",
                  traffic=[{"revision": "app-00001", "percent": 100}], wait_timeout=120)

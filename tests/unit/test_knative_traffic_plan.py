@@ -187,6 +187,17 @@ def test_revisions_to_settle_are_the_starting_ones():
     assert ktp.revisions_to_settle(spec, observed(revisions=revisions)) == ["hello-00002"]
 
 
+def test_only_the_revisions_the_targets_name_are_read():
+    """Not the namespace's list: a Configuration may keep hundreds of revisions."""
+    spec = ktv.validate(params(split(("hello-00001", 50), ("@latest_created", 50))))
+    assert ktp.revisions_to_read(spec, observed(revisions=[])) == ["hello-00001", "hello-00002"]
+    # @latest resolves to the latest Ready one; a tag request adds its revision
+    current = [{"latestRevision": True, "percent": 100}]
+    tags = ktv.validate(params(None, tags=[{"revision": "hello-00001", "tag": "old"}]))
+    assert ktp.revisions_to_read(tags, observed(kservice(current), revisions=[])) == [
+        "hello-00001", "hello-00002"]
+
+
 # --- idempotence -----------------------------------------------------------------------
 def test_same_block_again_is_unchanged_including_latest():
     current = [{"latestRevision": True, "percent": 100}]

@@ -76,9 +76,14 @@ class TrafficBackend(object):
                 names.add(entry["configurationName"])
         configurations = dict(
             (name, engine.get(kn.CONFIGURATION, spec.namespace, name)) for name in sorted(names))
-        revisions = engine.list(kn.REVISION, spec.namespace)
-        return ktp.Observed(owner=owner, configurations=configurations,
-                            revisions=dict((kn.meta(r, "name"), r) for r in revisions))
+        # only the revisions the targets name: the cost stays flat however many there are
+        without = ktp.Observed(owner=owner, configurations=configurations, revisions={})
+        revisions = {}
+        for name in ktp.revisions_to_read(spec, without):
+            revision = engine.get(kn.REVISION, spec.namespace, name)
+            if revision is not None:
+                revisions[name] = revision
+        return without._replace(revisions=revisions)
 
     def catch_up(self, engine, observed):
         """Before deciding: let the controllers catch up with a template change (so

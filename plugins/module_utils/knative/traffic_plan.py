@@ -38,7 +38,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.knative.traff
 
 Observed = namedtuple("Observed", "owner configurations revisions")
 """owner: the Service or Route (None if missing); configurations: {name: object or None};
-revisions: {name: Revision} of the namespace."""
+revisions: {name: Revision} of the revisions the plan looks up (revisions_to_read)."""
 
 
 class Resolved(namedtuple("Resolved", "target entry revision_name")):
@@ -283,6 +283,21 @@ def configurations_to_settle(spec, observed):
     if spec.kind == "Service" and names and observed.owner is not None and \
             not kn.generation_observed(observed.owner):
         names.add(spec.configuration)
+    return sorted(names)
+
+
+def revisions_to_read(spec, observed):
+    """The revisions the plan looks up (pure; ``observed`` without revisions): those the
+    desired targets name once @latest_created/@latest_ready/@latest are pinned to names.
+    A call reads these few rather than listing the namespace's Revisions, which a
+    Configuration can keep by the hundred."""
+    names = set()
+    for target in _desired_targets(spec, observed, FieldErrors()):
+        if isinstance(target.revision, str) and target.revision:
+            name = resolve_revision(FieldErrors(), spec, observed, target.path,
+                                    target.revision, target.configuration)
+            if name:
+                names.add(name)
     return sorted(names)
 
 
