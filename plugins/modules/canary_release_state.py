@@ -339,7 +339,8 @@ def main():
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     run_module(module, lambda: run_release_state(module.params, lambda: kube_for(module),
                                                  module.check_mode, holder_of=this_holder,
-                                                 machine=ThisMachine()),
+                                                 # where this playbook runs: only a lease needs it
+                                                 machine=ThisMachine() if module.params["lease"] else None),
                refusal_types=(RecordError, LeaseHeld))
 
 

@@ -118,7 +118,7 @@ def test_check_mode_reports_the_take_and_writes_nothing():
 @pytest.mark.parametrize("option,state,field,words", [
     (dict(duration="soon"), "query", "lease.duration", "soon"),
     (dict(duration="-5s"), "query", "lease.duration", "-5s"),
-    (dict(name="Not_A_Name"), "query", "lease.lease_name", "Not_A_Name"),
+    (dict(name="Not_A_Name"), "query", "lease.name", "Not_A_Name"),
     (dict(holder="   "), "query", "lease.holder", "empty"),
     (dict(wait_timeout=0), "query", "lease.wait_timeout", "0"),
     (dict(colour="red"), "query", "lease", "colour"),

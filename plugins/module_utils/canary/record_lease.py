@@ -59,7 +59,9 @@ def validate(params):
         lb.validate(call)
     except ValidationError as exc:
         for error in exc.errors:
-            errs.add("lease." + (error.path or "name"), "%s", error.message)
+            # release_lease's lease_name is this option's lease.name
+            field = {"lease_name": "name", "": "name"}.get(error.path or "", error.path)
+            errs.add("lease." + field, "%s", error.message)
     errs.raise_if_any()
 
 
