@@ -45,10 +45,9 @@ background artifact bash scripts/run_artifact.sh
 background lint bash -c "ansible-lint --profile production && antsibull-changelog lint"
 background sanity bash scripts/run_sanity.sh
 # Tests wait on the cluster most of the time: three at a time, each in its own namespace.
-# loadgroup: the fleet tests (their own group) share one worker and its two extra testbeds.
 # --durations: the slowest tests in the log, to see where CI time goes.
 stage integration "$PY" -m pytest tests/integration -q -p no:cacheprovider -n 3 \
-  --dist loadgroup -m "not alone" --durations=15
+  -m "not alone" --durations=15
 collect
 # Alone: these restart the testbed's control plane, or race another writer on timing.
 stage integration-alone "$PY" -m pytest tests/integration -q -p no:cacheprovider -m alone

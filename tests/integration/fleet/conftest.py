@@ -66,15 +66,6 @@ def rss_mib(state):
     return round(total / 1024), per
 
 
-def pytest_collection_modifyitems(items):
-    """Every fleet test in one xdist group (run_tests.sh uses --dist loadgroup), so one
-    worker starts the two extra testbeds instead of each worker that gets a fleet test."""
-    here = str(Path(__file__).parent)
-    for item in items:
-        if str(item.path).startswith(here):
-            item.add_marker(pytest.mark.xdist_group("fleet"))
-
-
 @pytest.fixture(scope="session")
 def fleet_clusters(kubeconfig):
     """[(name, kubeconfig path)] of three clusters: the shared testbed and two of our own."""
