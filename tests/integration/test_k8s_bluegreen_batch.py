@@ -77,8 +77,6 @@ def live_of(kube, namespace, app):
     return kube.get(SERVICE, namespace, app)["spec"]["selector"]["version"]
 
 
-
-
 def requests_of(entries):
     """(GETs per path with its selectors, every other request) of a request trace."""
     reads, others = collections.Counter(), []
