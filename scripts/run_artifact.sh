@@ -36,6 +36,8 @@ unwanted = [n for n in names
 needed = ["README.md", "LICENSE", "meta/runtime.yml", "meta/execution-environment.yml",
           "requirements.txt", "bindep.txt", "changelogs/changelog.yaml", "playbooks/demo.yml"]
 needed += ["plugins/modules/" + f for f in os.listdir("plugins/modules") if f.endswith(".py")]
+needed += ["plugins/action/" + f for f in os.listdir("plugins/modules") if f.endswith(".py")]
+needed += ["plugins/plugin_utils/module_action.py"]
 needed += ["roles/%s/meta/argument_specs.yml" % r for r in os.listdir("roles")]
 missing = [n for n in needed if n not in names]
 if unwanted or missing:

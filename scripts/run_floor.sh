@@ -29,6 +29,7 @@ export PATH="$VENV/bin:$PATH"
 I=tests/integration
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider -n "${FLOOR_JOBS:-3}" \
   $I/test_one_connection.py \
+  $I/test_module_in_process.py \
   $I/test_example_playbooks.py::test_demo_releases_v2_and_scales_v1_down \
   $I/test_bluegreen_role_backends.py::test_knative_backend_releases_a_revision \
   $I/test_canary_role.py::test_release_1_10_50_100_completes_and_a_rerun_changes_nothing \

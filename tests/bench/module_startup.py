@@ -80,7 +80,9 @@ def keep_ansiballz(root, module, args, workdir):
     env = dict(os.environ, ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=folder,
                ANSIBLE_COLLECTIONS_PATH=os.path.join(root, "build"), ANSIBLE_NOCOLOR="1")
     ansible = os.path.join(os.path.dirname(sys.executable), "ansible")
-    command = [ansible, "localhost", "-m", module, "-e", "ansible_python_interpreter=" + sys.executable]
+    # as its own process (on a remote host, or with another Python), which is what is measured
+    command = [ansible, "localhost", "-m", module, "-e", "ansible_python_interpreter=" + sys.executable,
+               "-e", "progressive_delivery_in_process=false"]
     if args:
         command[4:4] = ["-a", json.dumps(args)]
     run = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
