@@ -39,9 +39,10 @@ from ansible.vars.clean import remove_internal_keys
 
 try:  # ansible-core 2.19 and later: arguments and results pass through a serialization profile
     from ansible.module_utils.common.json import Direction, get_module_encoder
+    LEGACY_ENCODER = None
 except ImportError:  # ansible-core 2.16-2.18
+    from ansible.module_utils.common.json import AnsibleJSONEncoder as LEGACY_ENCODER
     Direction = get_module_encoder = None
-    from ansible.module_utils.common.json import AnsibleJSONEncoder
 
 display = Display()
 # ansible-core 2.19 parses a module's output with the module's serialization profile
@@ -107,9 +108,9 @@ def environment(values):
 
 def encode_arguments(args):
     payload = {"ANSIBLE_MODULE_ARGS": args}
-    if get_module_encoder is not None:
+    if LEGACY_ENCODER is None:
         return json.dumps(payload, cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode()
-    return json.dumps(payload, cls=AnsibleJSONEncoder, vault_to_text=True).encode()
+    return json.dumps(payload, cls=LEGACY_ENCODER, vault_to_text=True).encode()
 
 
 def call_main(main, encoded_args):

@@ -4,10 +4,9 @@ writes and watching for each one's effect (floor.py), with a release record writ
 step as the role keeps one. Each run starts from fresh objects in a namespace of its own
 (set up outside the timing); role and floor interleave.
 
-Beside them, Ansible's own floor for such a release: ansible-playbook running as many
-``ansible.builtin.ping`` tasks as the role runs module calls (one per step, the record's
-query, the preparation, the promotion), which no role making one module call per step can
-go below.
+Beside them, the same release with each module call run as its own Python process
+(``progressive_delivery_in_process: false``, as on a remote host or with another Python),
+the way every module ran before the in-worker action plugin: what that costs, in the same run.
 
 Backends: replicas (a 4-replica app: the canary and stable Deployments' replicas),
 contour (the child HTTPProxy's weights, Contour's verdict), knative (a new revision,
@@ -164,40 +163,29 @@ def available(kube, backend):
         return False
 
 
-# the role's module calls in a release: the record's query (which takes the lease), the
-# preparation, one call per step, the promotion (which gives the lease back)
-MODULE_CALLS = 3 + len(WEIGHTS)
-
-
-def pings_play(count):
-    return [{"name": "ansible's own floor", "hosts": "localhost", "gather_facts": False,
-             "tasks": [{"name": "module call %d" % (i + 1), "ansible.builtin.ping": {}}
-                       for i in range(count)]}]
-
-
 def run(kube, runs, log=None, backends=BACKENDS):
     namespaces = bl.Namespaces(kube, "canary")
     workdir = tempfile.mkdtemp(prefix="bench-canary-")
     rows, results = [], {}
-    # Ansible's own floor for a release made of one module call per step: ansible-playbook
-    # running as many ansible.builtin.ping tasks as the role runs module calls
-    pings = bl.write_yaml(workdir, "pings.yml", pings_play(MODULE_CALLS))
     try:
         for backend in backends:
             if not available(kube, backend):
-                rows.append([backend, "-", "-", "-", "-", "not installed on this cluster", "-"])
+                rows.append([backend] + ["-"] * 6 + ["not installed on this cluster", "-"])
                 continue
             bl.say(log, "canary, %s backend" % backend)
 
-            def role_case(backend=backend):
+            def role_case(backend=backend, extra_vars=None):
                 ns = namespaces.new()
                 role_vars, unused = SETUPS[backend](kube, ns)
                 path = bl.write_yaml(workdir, "%s-%s.yml" % (backend, ns),
                                      role_play(backend, ns, role_vars))
                 try:
-                    return bl.run_playbook(path)
+                    return bl.run_playbook(path, extra_vars=extra_vars)
                 finally:
                     namespaces.drop(ns)
+
+            def processes_case(backend=backend):
+                return role_case(backend, {"progressive_delivery_in_process": False})
 
             def floor_case(backend=backend):
                 ns = namespaces.new()
@@ -214,28 +202,26 @@ def run(kube, runs, log=None, backends=BACKENDS):
                 finally:
                     namespaces.drop(ns)
 
-            def pings_case():
-                return bl.run_playbook(pings)
-
             found = bl.interleaved({"role": role_case, "floor": floor_case,
-                                    "pings": pings_case}, runs, log)
+                                    "processes": processes_case}, runs, log)
             role_s = bl.median(bl.field(found["role"]))
             floor_s = bl.median(bl.field(found["floor"]))
-            pings_s = bl.median(bl.field(found["pings"]))
+            processes_s = bl.median(bl.field(found["processes"]))
             tasks = bl.median(bl.field(found["role"], "tasks"))
             x = bl.ratio(role_s, floor_s)
             results[backend] = dict(role=role_s, floor=floor_s, tasks=tasks, ratio=x,
-                                    pings=pings_s, pings_ratio=bl.ratio(pings_s, floor_s))
+                                    processes=processes_s,
+                                    processes_ratio=bl.ratio(processes_s, floor_s))
             rows.append([backend, bl.seconds(role_s), "-" if tasks is None else int(tasks),
-                         bl.seconds(floor_s), bl.times(x), bl.seconds(pings_s),
-                         bl.times(bl.ratio(pings_s, floor_s)), bl.times(bl.ratio(role_s, pings_s)),
+                         bl.seconds(floor_s), bl.times(x), bl.seconds(processes_s),
+                         bl.times(bl.ratio(processes_s, floor_s)),
                          "<= 4x: %s" % bl.goal_met(x, 4.0),
                          "%d/%d" % (len([r for r in found["role"] if r]), runs)])
     finally:
         namespaces.clean()
     table = bl.markdown_table(["backend", "role (median)", "tasks run", "floor (median)",
-                               "role / floor", "%d pings (median)" % MODULE_CALLS,
-                               "pings / floor", "role / pings", "goal", "runs ok"], rows)
+                               "role / floor", "modules as processes (median)",
+                               "processes / floor", "goal", "runs ok"], rows)
     return dict(title=TITLE, table=table, results=results)
 
 

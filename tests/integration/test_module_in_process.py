@@ -105,7 +105,7 @@ def test_the_same_results_either_way(tmp_path, namespace, k8s):
         ], progressive_delivery_in_process=in_process), name="p-%s.yml" % ("here" if in_process else "own"))
         run = run_playbook(path)
         assert not run.failed, run.summary()
-        results[in_process] = {name: result for name, result in run.tasks()}
+        results[in_process] = dict(run.tasks())
     fast, slow = results[True], results[False]
     assert fast["query"].pop("now") <= slow["query"].pop("now")  # the clock of each call
     assert fast["query"] == slow["query"]
