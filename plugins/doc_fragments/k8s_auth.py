@@ -119,4 +119,8 @@ requirements:
 notes:
   - Traffic to the API server is retried on connection errors, HTTP 429 and 5xx,
     with a bounded backoff (five attempts, at most about three seconds in all).
+  - When the task runs on the controller with the controller's own Python (a local
+    connection, no C(become), no C(async)), the module runs inside the task's worker
+    process rather than as a Python process of its own; the result is the same. Set the
+    variable C(progressive_delivery_in_process=false) to always run it as its own process.
 """
