@@ -295,9 +295,26 @@ def contour_delegate(api, namespace, root, path, child):
     api.wait_one(proxies, child, valid)
 
 
+def knative_split(api, namespace, route, *pairs):
+    """A standalone Route's ``spec.traffic`` set to revision/percent ``pairs`` (one PATCH),
+    then Knative's Ready for that generation with that traffic in the Route's status."""
+    routes = ns_path(namespace, "serving.knative.dev/v1", "routes")
+    traffic = [{"revisionName": pairs[i], "percent": int(pairs[i + 1])}
+               for i in range(0, len(pairs), 2)]
+    written = api.request("PATCH", routes + "/" + route, {"spec": {"traffic": traffic}})
+    generation = written["metadata"]["generation"]
+    wanted = sorted((t["revisionName"], t["percent"]) for t in traffic)
+
+    def done(obj):
+        status = obj.get("status") or {}
+        seen = sorted((t.get("revisionName"), t.get("percent")) for t in status.get("traffic") or [])
+        return condition_true(obj, "Ready", generation) and seen == wanted
+    api.wait_one(routes, route, done)
+
+
 CASES = {"bluegreen": bluegreen, "canary-replicas": canary_replicas,
          "canary-contour": canary_contour, "canary-knative": canary_knative,
-         "canary-gateway": canary_gateway, "contour-delegate": contour_delegate}
+         "canary-gateway": canary_gateway, "contour-delegate": contour_delegate, "knative-split": knative_split}
 
 
 def main(argv):
