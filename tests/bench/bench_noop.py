@@ -132,6 +132,28 @@ def has_crd(kube, name):
         return False
 
 
+TASKS = 10
+
+
+def playbook_tasks(workdir, ns, runs, log):
+    """One playbook of TASKS no-op module tasks, its modules run in the task's worker
+    process (the default on the controller) and as processes of their own, interleaved."""
+    bl.say(log, "no-op: %d tasks in one playbook, both ways" % TASKS)
+    query = {"progressive.delivery.canary_release_state": {
+        "name": "noop-tasks", "namespace": ns, "version": "v2", "steps": [{"weight": 10}],
+        "state": "query"}}
+    path = bl.write_yaml(workdir, "tasks.yml", [{
+        "name": "no-op tasks", "hosts": "localhost", "gather_facts": False,
+        "tasks": [dict(query, name="query %d" % (i + 1)) for i in range(TASKS)]}])
+    found = bl.interleaved({
+        "worker": lambda: bl.run_playbook(path),
+        "process": lambda: bl.run_playbook(path, extra_vars={"progressive_delivery_in_process": False}),
+    }, runs, log)
+    worker, process = bl.median(bl.field(found["worker"])), bl.median(bl.field(found["process"]))
+    saved = None if worker is None or process is None else (process - worker) / TASKS
+    return dict(worker=worker, process=process, saved_per_task=saved)
+
+
 def run(kube, runs, log=None):
     namespaces = bl.Namespaces(kube, "noop")
     workdir = tempfile.mkdtemp(prefix="bench-noop-")
@@ -163,6 +185,7 @@ def run(kube, runs, log=None):
             rows.append([module, bl.seconds(ours), bl.seconds(startup),
                          "-" if requests is None else int(requests), bl.seconds(k8s_info),
                          bl.times(x), "changed!" if any(changed) else "no-op"])
+        results["playbook"] = playbook_tasks(workdir, ns, runs, log)
     finally:
         namespaces.clean()
     table = bl.markdown_table(["module", "no-op call (median)", "start-up to 1st request",
@@ -172,6 +195,12 @@ def run(kube, runs, log=None):
     worst = max(startups) if startups else None
     table += "\n\nslowest start-up %s; goal <= %.2f s: %s" % (
         bl.seconds(worst), STARTUP_GOAL, bl.goal_met(worst, STARTUP_GOAL))
+    tasks = results.pop("playbook")
+    table += ("\n\nansible-playbook with %d no-op canary_release_state tasks on localhost: %s with "
+              "each module in the task's worker process, %s with each as its own process "
+              "(%s per task saved)" % (TASKS, bl.seconds(tasks["worker"]), bl.seconds(tasks["process"]),
+                                       bl.seconds(tasks["saved_per_task"])))
+    results["playbook"] = tasks
     return dict(title=TITLE, table=table, results=results)
 
 
