@@ -304,16 +304,6 @@ def revisions_to_read(spec, observed):
 def revisions_to_settle(spec, observed):
     """Revisions a target would reference whose Ready condition is still Unknown: waiting
     for them before deciding turns 'not Ready yet' into a real answer."""
-    errs = FieldErrors()
-    names = set()
-    for target in _desired_targets(spec, observed, errs):
-        if not isinstance(target.revision, str) or not target.revision:
-            continue
-        name = resolve_revision(errs, spec, observed, target.path, target.revision,
-                                target.configuration)
-        revision = (observed.revisions or {}).get(name) if name else None
-        if revision is None:
-            continue
-        if kn.condition_status(revision, "Ready") == "Unknown":
-            names.add(name)
-    return sorted(names)
+    revisions = observed.revisions or {}
+    return [name for name in revisions_to_read(spec, observed)
+            if name in revisions and kn.condition_status(revisions[name], "Ready") == "Unknown"]
