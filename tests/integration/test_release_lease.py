@@ -228,7 +228,7 @@ def test_two_canary_jobs_of_two_versions_at_once_one_releases_and_its_record_sta
         # the loser came late enough to read the winner's record: refused by it
         assert "release of myapp %s is progressing" % winner in refused.failure_messages()[0]
     print("the %s job was refused by: %s" % (loser, decided["msg"]))
-    assert not [n for n in refused.ran() if "start the release" in n]
+    assert not [n for n in refused.ran() if "prepare the canary at 0%" in n]
     # the winner's record is its own from start to end, never replaced by the loser's start
     rec = record(kube, namespace)
     assert rec["version"] == winner and rec["phase"] == "promoted" and rec["attempt"] == 1, rec

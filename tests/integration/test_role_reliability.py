@@ -110,7 +110,7 @@ def test_canary_bad_gate_fails_first_and_writes_nothing(kube, namespace, tmp_pat
     result = run_playbook(path)
     assert_stopped_at_once(result, "nothing was written", "canary_gates[1].interval_ms",
                            "'100ms'")
-    assert not [n for n in result.ran() if "start the release" in n], result.ran()
+    assert not [n for n in result.ran() if "prepare the canary at 0%" in n], result.ran()
     assert resource_versions(kube, namespace) == before
 
 

@@ -3,6 +3,8 @@ pause slices) and a step on the in-memory client: the record it leaves is the on
 canary_release_state's own calls leave, a pause waits only what is left of it and records
 the gates after every slice, a failed gate is recorded and then fails the step."""
 
+import copy
+
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.canary import (
@@ -219,6 +221,45 @@ def test_a_pause_waits_in_slices_with_the_gates_recorded_after_each():
     # the same, which the record holds already: nothing to write (release_call.record_after)
     assert record["gates_checked"] == 1011.0
     assert [w[0] for w in kube.writes() if w[1] == "ConfigMap"] == ["create"] + ["patch"] * 2
+
+
+def test_a_steps_later_record_writes_patch_without_reading_the_record_again():
+    """The step's start and its gate results: two patches of the record, one read (the
+    second patch carries the resourceVersion the first one's answer gave)."""
+    kube = FakeKube([pod("myapp-v2-a", ready=False)])
+    start_release(kube, 1000.0, data={"canary_selector": {"app": "myapp"}})
+    del kube.requests[:]
+    clock = Clock(1001.0)
+    with pytest.raises(step_run.StepFailed):
+        step_run.StepRun(step_params(1), kube, clock=clock, sleep=clock.sleep).run()
+    assert [r[0] for r in kube.requests if r[1] == "ConfigMap"] == ["get", "patch", "patch"]
+
+
+def test_a_record_written_by_another_job_between_a_steps_writes_is_read_again_not_overwritten():
+    """Someone else writes the record after the step's start was recorded: the next patch
+    (with the resourceVersion this call wrote) gets a 409; the record is read again and
+    this call's event applied to it, keeping the other writer's change."""
+    kube = FakeKube([pod("myapp-v2-a", ready=False)])
+    start_release(kube, 1000.0, data={"canary_selector": {"app": "myapp"}})
+    del kube.requests[:]
+
+    def another_writer(fake, key):
+        if key[0] == "ConfigMap" and not another_writer.done:
+            another_writer.done = True
+            other = copy.deepcopy(fake.store[key])
+            other["metadata"].setdefault("labels", {})["owner"] = "someone-else"
+            fake.put(other)
+    another_writer.done = False
+    kube.after_write = another_writer
+    clock = Clock(1001.0)
+    with pytest.raises(step_run.StepFailed):
+        step_run.StepRun(step_params(1), kube, clock=clock, sleep=clock.sleep).run()
+    assert [r[0] for r in kube.requests if r[1] == "ConfigMap"] == [
+        "get", "patch", "patch", "get", "patch"]
+    configmap = kube.obj("ConfigMap", NS, "myapp-release")
+    assert configmap["metadata"]["labels"]["owner"] == "someone-else"
+    record = release_record.read_record(configmap)
+    assert record["step"] == 1 and [g["passed"] for g in record["gates"]] == [False]
 
 
 def test_a_resumed_pause_waits_only_what_is_left():

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import json
 import time
 
@@ -51,15 +52,26 @@ def record_writes(namespace, name, app, configmap, record):
 
 
 class RecordBackend(object):
-    """Plans the record write of one call (state started, present or absent)."""
+    """Plans the record write of one call (state started, present or absent).
 
-    def __init__(self, params, record_name, steps, now):
+    ``known``: the ConfigMap as this process last wrote it (a second write of the record in
+    one canary_step call), used instead of reading it again. Safe because the patch carries
+    that resourceVersion: if anyone wrote the record since, the API server answers 409 and
+    the engine reads it again (only the first observation uses ``known``)."""
+
+    def __init__(self, params, record_name, steps, now, known=None):
         self.params = params
         self.record_name = record_name
         self.steps = steps
         self.now = now
+        self.known = known
 
     def observe(self, engine):
+        if self.known is not None:
+            # as if just read: the write that follows finds it in the engine's reads too
+            engine.reads.put(CONFIGMAP, self.params["namespace"], self.record_name,
+                             copy.deepcopy(self.known))
+            self.known = None
         return engine.get(CONFIGMAP, self.params["namespace"], self.record_name)
 
     def after(self, configmap):
@@ -82,18 +94,27 @@ class RecordBackend(object):
 
 
 def run_release_state(params, kube_for, check_mode=False, clock=time.time, holder_of=None,
-                      machine=None):
+                      machine=None, memo=None):
     """One canary_release_state call: validate (nothing is read on bad input), read the
     record, decide or write the event, report. ``kube_for()`` makes the client;
-    ``holder_of`` and ``machine`` are release_lease's, for a query that takes the lease."""
+    ``holder_of`` and ``machine`` are release_lease's, for a query that takes the lease.
+    ``memo`` (a dict, for several writes in one process): its ``configmap`` is used as the
+    record's first read (RecordBackend.known) and is left as the ConfigMap after this call."""
     record_name, steps = rc.validate(params)
     record_lease.validate(params)
     kube = kube_for()
     engine = Engine(kube, check_mode=check_mode, wait=False)
     now = round(clock(), 3)
-    backend = RecordBackend(params, record_name, steps, now)
+    memo = {} if memo is None or check_mode else memo
+    backend = RecordBackend(params, record_name, steps, now, known=memo.get("configmap"))
     unused_first, configmap, writes = engine.reconcile(
         lambda: backend.observe(engine), backend.plan)
+    # the ConfigMap as the server answered the write (or as read, when nothing was written;
+    # none once deleted)
+    memo["configmap"] = engine.written.get((CONFIGMAP.kind, params["namespace"], record_name),
+                                           configmap) if writes else configmap
+    if params["state"] == "absent":
+        memo["configmap"] = None
     before = rr.read_record(configmap)
     after = backend.after(configmap)
     result = dict(changed=engine.changed, now=now, record=after)

@@ -162,6 +162,9 @@ class StepRun(object):
         self.label = "%s %s %s" % (params["name"], params["version"], self.title)
         self.user_gates, self.task_gates = split_gates(params.get("gates"))
         self.record = None
+        # the record's ConfigMap as this call last wrote it: a second write of the record
+        # patches it without reading it again (record_backend.RecordBackend.known)
+        self.record_memo = {}
         self.changed = False
         self.gate_results = []
         self.evaluations = []   # every gate evaluation of the call: (time, results)
@@ -173,7 +176,8 @@ class StepRun(object):
         call.update(state="present", gates=None, on_resume="continue",
                     step=self.step.index if self.step else None)
         call.update(event)
-        result = run_release_state(call, lambda: self.kube, self.check_mode, clock=self.clock)
+        result = run_release_state(call, lambda: self.kube, self.check_mode, clock=self.clock,
+                                   memo=self.record_memo)
         self.changed = self.changed or result["changed"]
         self.record = result["record"]
         return result
