@@ -68,14 +68,15 @@ def interpreter_of(task_vars, delegate_to, template):
 
 
 def same_python(interpreter, executable):
-    """Whether ``interpreter`` is ``executable``: the same file, run from the same folder.
+    """Whether ``interpreter`` is ``executable``: the same file, run from the same folder
+    (folders compared as they resolve: a venv reached through a link is the same venv).
     A venv's ``bin/python`` is a link to the Python the venv was made from, which is the
     same file with other packages; its ``python`` and ``python3`` are the same Python."""
     if not interpreter or not executable:
         return False
     interpreter = os.path.abspath(os.path.expanduser(str(interpreter)))
     executable = os.path.abspath(executable)
-    return (os.path.dirname(interpreter) == os.path.dirname(executable)
+    return (os.path.realpath(os.path.dirname(interpreter)) == os.path.realpath(os.path.dirname(executable))
             and os.path.realpath(interpreter) == os.path.realpath(executable))
 
 

@@ -177,11 +177,13 @@ class FlakyServer(object):
     def __init__(self):
         self.failing = threading.Event()
         self.requests = 0
+        self.paths = []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 outer.requests += 1
+                outer.paths.append(self.path)
                 status = 500 if outer.failing.is_set() else 200
                 body = b"boom" if status == 500 else b"ok"
                 self.send_response(status)
@@ -464,7 +466,7 @@ def ksvc_ready(kube, namespace, name, timeout=120):
     return wait_for(kube, kn.KSERVICE, namespace, name, condition_is("Ready"), timeout)
 
 
-def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path, require_crd):
+def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path, require_crd, flaky_server):
     require_crd("services.serving.knative.dev")
     from ansible_collections.progressive.delivery.plugins.module_utils.knative import common as kn
     kube.create(kn.KSERVICE, namespace, {
@@ -489,11 +491,17 @@ def test_knative_backend_steps_through_the_percents(kube, namespace, tmp_path, r
                     {"image": "gcr.io/knative-samples/helloworld-go",
                      "env": [{"name": "TARGET", "value": "v2"}]}]}}},
                 canary_gates=[{"name": "split-in-force", "type": "tasks",
-                               "file": str(gate_file)}],
+                               "file": str(gate_file)},
+                              # a gate naming the canary's tag URL (docs/canary.md), known once
+                              # the canary is prepared; the host goes in the local server's path
+                              {"name": "tag", "type": "http", "requests": 1,
+                               "url": flaky_server.url + "?tag={{ canary_tag_url | urlsplit('hostname') }}"}],
                 canary_steps=[{"weight": 10}, {"pause": "1s"}, {"weight": 50},
                               {"weight": 100}], canary_wait_timeout=120)
     result = run_playbook(path)
     assert not result.failed, result.summary()
+    assert flaky_server.paths and set(flaky_server.paths) == {
+        "/healthz?tag=canary-hello.%s.example.com" % namespace}, flaky_server.paths
     splits = [[(t["revision"], t["percent"], t["tag"]) for t in r["traffic"]]
               for r in traffic_results(result) if "traffic" in r]
     assert splits == [

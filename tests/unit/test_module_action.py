@@ -66,6 +66,14 @@ def test_a_link_in_the_same_folder_is_the_same_python(tmp_path):
     assert same_python(str(tmp_path / "python"), str(real))
 
 
+def test_a_venv_reached_through_a_link_is_the_same_python(tmp_path):
+    real = tmp_path / "venv" / "bin"
+    real.mkdir(parents=True)
+    (real / "python").write_text("")
+    (tmp_path / "linked-venv").symlink_to(tmp_path / "venv")
+    assert same_python(str(tmp_path / "linked-venv" / "bin" / "python"), str(real / "python"))
+
+
 def test_the_file_a_venv_links_to_is_another_python(tmp_path):
     # a venv's bin/python -> /usr/bin/python3.11: the same file, other packages
     base = tmp_path / "usr" / "bin"
