@@ -286,7 +286,7 @@ def apps_part(kube, namespaces, runs, sizes, log, ways=("ours", "k8s"), env=None
                              for way in ways)
         results[size]["ratio"] = x
         goal = "<= %.0fx: %s" % (APPS_GOAL, bl.goal_met(x, APPS_GOAL)) if size == 50 else "-"
-        spent = "peak RSS %s, CPU %s" % (bl.megabytes(measured(main_way, size, "peak_rss")),
+        spent = "peak memory %s, CPU %s" % (bl.megabytes(measured(main_way, size, "peak_rss")),
                                          bl.seconds(measured(main_way, size, "cpu")))
         if other:
             theirs = measured(other, size)
@@ -321,7 +321,7 @@ def batch_row(way, size, small, main_way, measured):
             APPS_GOAL, bl.goal_met(x, APPS_GOAL), small, main_way, bl.times(versus))
     return ["%d app(s), one k8s_bluegreen call with apps (%s, one host)" % (size, way),
             bl.seconds(value), bl.times(x), "-", "-", "-",
-            "peak RSS %s, CPU %s" % (bl.megabytes(measured(way, size, "peak_rss")),
+            "peak memory %s, CPU %s" % (bl.megabytes(measured(way, size, "peak_rss")),
                                      bl.seconds(measured(way, size, "cpu"))), goal]
 
 
@@ -358,7 +358,7 @@ def run(kube, runs, log=None, parts=("knative", "contour", "apps"), revisions=(2
         namespaces.clean()
     table = bl.markdown_table(["case", "ours (median)", "x smallest", "other (median)",
                                "other x smallest", "ours / other",
-                               "no-op (x smallest) or peak RSS", "goal"], rows)
+                               "no-op (x smallest) or peak memory", "goal"], rows)
     return dict(title=TITLE, table=table, results=results)
 
 

@@ -400,12 +400,6 @@ def descendants(pid, children):
     return found
 
 
-def is_module_process(cmdline):
-    """A module process Ansible started: python running an AnsiballZ payload (or an
-    exploded module, or the module run with -m)."""
-    return "AnsiballZ_" in cmdline or "ansible_collections." in cmdline and " -m " in cmdline
-
-
 def rss_bytes(pid):
     try:
         with open("/proc/%d/statm" % pid) as handle:
@@ -414,16 +408,23 @@ def rss_bytes(pid):
         return 0
 
 
-def cmdline(pid):
+def pss_bytes(pid):
+    """The process's proportional set size: its private pages plus its share of the pages
+    it shares (Ansible's workers are forks of ansible-playbook and share most of theirs),
+    so a sum over processes counts each page once. RSS where the kernel gives no PSS."""
     try:
-        with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except OSError:
-        return ""
+        with open("/proc/%d/smaps_rollup" % pid) as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss_bytes(pid)
 
 
 class RssSampler(object):
-    """Samples, every ``interval`` s, the summed RSS of the module processes under a pid;
+    """Samples, every ``interval`` s, the summed memory (PSS) of a run's processes: the
+    process ``pid`` (ansible-playbook), its workers and the module processes they start;
     ``peak`` is the largest sum seen."""
 
     def __init__(self, pid, interval=0.05):
@@ -442,11 +443,8 @@ class RssSampler(object):
 
     def _run(self):
         while not self._stop.is_set():
-            total = 0
-            for pid in descendants(self.pid, _children_map()):
-                if is_module_process(cmdline(pid)):
-                    total += rss_bytes(pid)
-            self.peak = max(self.peak, total)
+            pids = [self.pid] + descendants(self.pid, _children_map())
+            self.peak = max(self.peak, sum(pss_bytes(pid) for pid in pids))
             self._stop.wait(self.interval)
 
 

@@ -84,12 +84,14 @@ def test_machine_line_names_cores_and_load():
     assert line == "machine: nproc 2, load average (1/5/15 min) at start 1.50 / 0.25 / 0.00"
 
 
-def test_descendants_walk_the_tree_and_module_processes_are_recognised():
+def test_descendants_walk_the_tree():
     tree = {1: [2, 3], 2: [4], 4: [5], 9: [10]}
     assert sorted(bl.descendants(1, tree)) == [2, 3, 4, 5]
     assert bl.descendants(7, tree) == []
-    assert bl.is_module_process("/usr/bin/python3 /root/.ansible/tmp/x/AnsiballZ_k8s_bluegreen.py")
-    assert not bl.is_module_process("/usr/bin/python3 /venv/bin/ansible-playbook -f 50 apps.yml")
+
+
+def test_the_memory_of_this_process_is_counted():
+    assert 0 < bl.pss_bytes(os.getpid()) <= bl.rss_bytes(os.getpid())
 
 
 def test_runs_default_can_be_set_for_every_benchmark(monkeypatch):
