@@ -287,7 +287,7 @@ def apps_part(kube, namespaces, runs, sizes, log, ways=("ours", "k8s"), env=None
         results[size]["ratio"] = x
         goal = "<= %.0fx: %s" % (APPS_GOAL, bl.goal_met(x, APPS_GOAL)) if size == 50 else "-"
         spent = "peak memory %s, CPU %s" % (bl.megabytes(measured(main_way, size, "peak_rss")),
-                                         bl.seconds(measured(main_way, size, "cpu")))
+                                            bl.seconds(measured(main_way, size, "cpu")))
         if other:
             theirs = measured(other, size)
             rows.append(["%d app(s), one ansible-playbook, forks %d (%s; other: kubernetes.core)"
@@ -322,7 +322,7 @@ def batch_row(way, size, small, main_way, measured):
     return ["%d app(s), one k8s_bluegreen call with apps (%s, one host)" % (size, way),
             bl.seconds(value), bl.times(x), "-", "-", "-",
             "peak memory %s, CPU %s" % (bl.megabytes(measured(way, size, "peak_rss")),
-                                     bl.seconds(measured(way, size, "cpu"))), goal]
+                                        bl.seconds(measured(way, size, "cpu"))), goal]
 
 
 def make_app_quick(kube, ns, app):
