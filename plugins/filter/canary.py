@@ -14,6 +14,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.step_traffic import (
+    REQUIRED as SETTINGS_REQUIRED,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks import (
     validate_gates,
 )
@@ -22,15 +25,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_err
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.secrets import gate_secrets
 
-# What each backend cannot do without, and where the role's user gives it.
-REQUIRED = {
-    "replicas": ("canary_service",),
-    "nginx": ("ingress", "canary_service"),
-    "contour": ("name", "path", "stable_service", "canary_service"),
-    "knative": ("service",),
-    "gateway": ("route", "stable_service", "canary_service"),
-    "rolling": (),
-}
+# What each backend cannot do without (canary_step's own list), as the role's user gives
+# it: the replicas backend's Service is the role variable canary_service, the other
+# backends' settings are canary_<backend> under the module's names.
+REQUIRED = dict(SETTINGS_REQUIRED, replicas=("canary_service",))
 SETTINGS_NAME = {"replicas": "role variables", "nginx": "canary_nginx",
                  "contour": "canary_contour", "knative": "canary_knative",
                  "gateway": "canary_gateway", "rolling": "canary_rolling"}
