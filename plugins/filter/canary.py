@@ -23,7 +23,10 @@ from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks 
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.secrets import gate_secrets
+from ansible_collections.progressive.delivery.plugins.module_utils.secrets import (
+    gate_secrets,
+    masked,
+)
 
 # What each backend cannot do without (canary_step's own list), as the role's user gives
 # it: the replicas backend's Service is the role variable canary_service, the other
@@ -32,7 +35,6 @@ REQUIRED = dict(SETTINGS_REQUIRED, replicas=("canary_service",))
 SETTINGS_NAME = {"replicas": "role variables", "nginx": "canary_nginx",
                  "contour": "canary_contour", "knative": "canary_knative",
                  "gateway": "canary_gateway", "rolling": "canary_rolling"}
-MASK = "********"
 
 
 def _settings(role_vars, backend):
@@ -64,15 +66,8 @@ def _gates(gates):
     try:
         validate_gates(gates, field="canary_gates", allow_tasks=True)
     except ValidationError as exc:
-        secrets = sorted(gate_secrets(gates if isinstance(gates, list) else []), key=len,
-                         reverse=True)
-        found = []
-        for error in exc.errors:
-            text = str(error)
-            for secret in secrets:
-                text = text.replace(secret, MASK)
-            found.append(text)
-        return found
+        secrets = gate_secrets(gates if isinstance(gates, list) else [])
+        return [masked(str(error), secrets) for error in exc.errors]
     return []
 
 

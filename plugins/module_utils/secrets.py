@@ -62,6 +62,14 @@ def gate_secrets(gates):
     return found
 
 
+def masked(text, secrets):
+    """``text`` with each of ``secrets`` replaced by MASK, the longest first (a secret that
+    contains another is masked whole), as Ansible masks a module's no_log values."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
 def protect(module, secrets):
     """Mask ``secrets`` wherever Ansible shows this module's arguments and result."""
     module.no_log_values.update(s for s in secrets if s)

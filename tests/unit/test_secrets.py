@@ -38,3 +38,9 @@ def test_protect_adds_to_the_values_ansible_masks():
     module = Module()
     s.protect(module, {"x1", "", None})
     assert module.no_log_values == {"x1"}
+
+
+def test_masked_replaces_the_longest_secret_first():
+    from ansible_collections.progressive.delivery.plugins.module_utils.secrets import MASK, masked
+    assert masked("token abc123 and abc", {"abc", "abc123", ""}) == "token %s and %s" % (MASK, MASK)
+    assert masked("nothing here", set()) == "nothing here"
