@@ -10,7 +10,15 @@ __metaclass__ = type
 
 # Imported here so ansible-playbook loads the module once, before it forks a task's worker.
 from ansible_collections.progressive.delivery.plugins.modules import canary_step as module
-from ansible_collections.progressive.delivery.plugins.plugin_utils.module_action import ModuleAction
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.step_traffic import (
+    LAZY_IMPORTS,
+)
+from ansible_collections.progressive.delivery.plugins.plugin_utils.module_action import (
+    ModuleAction,
+    preload,
+)
+
+preload(LAZY_IMPORTS)
 
 
 class ActionModule(ModuleAction):

@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import importlib
 import inspect
 import io
 import json
@@ -50,6 +51,25 @@ PROFILE_ARGUMENT = "profile" in inspect.signature(ActionBase._parse_returned_dat
 
 SWITCH = "progressive_delivery_in_process"
 PROFILE = "legacy"  # the profile of a module that declares none, as these modules
+
+
+def preload(names):
+    """Import ``names`` in this process. ansible-playbook imports the action plugins before
+    it forks a task's worker; what they import, each worker finds imported. Modules import
+    some of what they use only when a call needs it (a module process then loads just
+    that); an action plugin preloads those, or every worker would import them again."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # not in this ansible-core (the 2.19 serialization profiles)
+            pass
+
+
+# What every module call imports on first use: ansible-core 2.19's legacy serialization
+# profile (the arguments in, the result out) and the parser of time strings.
+preload(("ansible.module_utils._internal._json._profiles._module_legacy_c2m",
+         "ansible.module_utils._internal._json._profiles._module_legacy_m2c",
+         "_strptime"))
 
 
 def interpreter_of(task_vars, delegate_to, template):

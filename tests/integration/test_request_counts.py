@@ -145,6 +145,37 @@ def test_k8s_bluegreen_promoted_no_op(monkeypatch, tmp_path, kube, namespace):
                  manages, version="v1", state="promoted", **base)
 
 
+def test_k8s_bluegreen_switch_lists_the_namespace_once(monkeypatch, tmp_path, kube, namespace):
+    """A promotion that switches traffic in a namespace of many apps: every Deployment of
+    the namespace is listed once (the plan's checks need them all), and the report after
+    the switch reads just the app's own Deployments, by name, rather than listing the
+    namespace again (with 50 apps in one namespace, each list is ~300 KB)."""
+    base = dict(name="myapp", namespace=namespace, service="myapp-lan", wait_timeout=60,
+                service_ports=PORTS)
+    for other in range(3):
+        made = run_module("k8s_bluegreen", name="other%d" % other, namespace=namespace,
+                          version="v1", state="deployed", replicas=1, wait_timeout=60,
+                          pod_template=bg_template("other:v1"))
+        assert not made.get("failed"), made
+    for version in ("v1", "v2"):
+        made = run_module("k8s_bluegreen", version=version, state="promoted", replicas=1,
+                          pod_template=bg_template("myapp:" + version), **base)
+        assert not made.get("failed"), made
+    result, entries = traced(monkeypatch, tmp_path, "k8s_bluegreen", version="v1",
+                             state="promoted", **base)
+    reads, watches, writes = tally(entries)
+    summary = "%d requests: reads %s; watches %s; writes %s" % (
+        len(entries), dict(reads), watches, writes)
+    deployments = "/apis/apps/v1/namespaces/%s/deployments" % namespace
+    assert result["changed"] is True and result["live_version"] == "v1", result
+    assert reads[deployments] == 1, summary
+    assert reads[deployments + "/myapp-v1"] == 1 and reads[deployments + "/myapp-v2"] == 1, summary
+    assert not [key for key in reads if "/deployments/other" in key], summary
+    assert sorted(result["versions"]) == ["v1", "v2"], result
+    assert result["versions"]["v1"]["ready_replicas"] == 1, result
+    assert writes == ["PATCH /api/v1/namespaces/%s/services/myapp-lan" % namespace], summary
+
+
 def test_k8s_canary_weight_no_op(monkeypatch, tmp_path, kube, namespace):
     """Manages: the stable and canary Deployments and the Service."""
     create_stable(kube, namespace, replicas=4)

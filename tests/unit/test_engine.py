@@ -548,3 +548,18 @@ def test_a_call_without_writes_keeps_its_reads_across_a_wait_read():
     engine.kube.list(CONFIGMAP, NS, field_selector="metadata.name=live")
     engine.get(REPLICASET, NS, "web-1")
     assert [r for r in kube.requests if r[1] == "ReplicaSet"] == [("get", "ReplicaSet", "web-1")]
+
+
+def test_a_list_is_read_once_copied_unless_shared_and_its_items_have_their_kind():
+    kube = FakeKube([deployment("a", 1), deployment("b", 3)])
+    engine = eng.Engine(kube)
+    first = engine.list(DEPLOYMENT, NS)
+    assert sorted(item["metadata"]["name"] for item in first) == ["a", "b"]
+    assert all(item["kind"] == "Deployment" for item in first)
+    first[0]["spec"]["replicas"] = 99  # a copy: the call's own read is untouched
+    shared = engine.list(DEPLOYMENT, NS, shared=True)
+    assert sorted(item["spec"]["replicas"] for item in shared) == [1, 3]
+    again = engine.list(DEPLOYMENT, NS, shared=True)
+    assert all(a is b for a, b in zip(shared, again))  # the same objects, no copy
+    assert [r for r in kube.requests if r[0] == "list"] == [("list", "Deployment", NS)]
+    assert engine.get(DEPLOYMENT, NS, "b")["spec"]["replicas"] == 3  # found in the list

@@ -27,3 +27,15 @@ def test_view_head_keeps_only_the_named_annotations():
         "annotations": {"progressive.delivery/live-version": "v2"}}
     assert view_head({"kind": "X", "metadata": {"name": "y"}}, ("a/",)) == {
         "kind": "X", "name": "y"}
+
+
+def test_copied_is_a_deep_copy_and_takes_what_pickle_cannot():
+    from ansible_collections.progressive.delivery.plugins.module_utils.k8s.objects import copied
+    obj = {"metadata": {"name": "web", "labels": {"app": "web"}}, "items": [{"a": [1, 2]}]}
+    copy = copied(obj)
+    assert copy == obj
+    copy["metadata"]["labels"]["app"] = "shop"
+    copy["items"][0]["a"].append(3)
+    assert obj == {"metadata": {"name": "web", "labels": {"app": "web"}}, "items": [{"a": [1, 2]}]}
+    unpicklable = {"f": lambda: 1}  # not an API object; copied the slow way
+    assert copied(unpicklable)["f"] is unpicklable["f"]

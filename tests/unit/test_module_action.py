@@ -13,6 +13,7 @@ from ansible_collections.progressive.delivery.plugins.plugin_utils.module_action
     encode_arguments,
     environment,
     interpreter_of,
+    preload,
     same_python,
     why_not_here,
 )
@@ -184,3 +185,39 @@ def test_the_tasks_environment_is_seen_and_then_given_back(monkeypatch):
         assert os.environ["PD_UNIT_KEPT"] == "2"
     assert code == 0 and result_of(out)["seen"] == "from-the-task"
     assert "PD_UNIT_ENV" not in os.environ and os.environ["PD_UNIT_KEPT"] == "1"
+
+
+def test_preload_imports_what_it_names_and_passes_over_what_this_ansible_lacks(monkeypatch):
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    preload(("colorsys", "ansible.module_utils._no_such_module_"))
+    assert "colorsys" in sys.modules
+
+
+def test_the_canary_step_action_preloads_the_backends_its_module_imports_on_use():
+    from ansible_collections.progressive.delivery.plugins.action import canary_step  # noqa: F401
+    from ansible_collections.progressive.delivery.plugins.module_utils.canary.step_traffic import (
+        LAZY_IMPORTS,
+    )
+    import ast
+    import importlib.util
+    import os
+    # every import made inside a function of the step's code is among them
+    package = "ansible_collections.progressive.delivery.plugins.module_utils.canary"
+    folder = os.path.dirname(importlib.import_module(package + ".step_traffic").__file__)
+    lazy = set()
+    for source in ("step_traffic.py", "step_prepare.py", "step_run.py"):
+        with open(os.path.join(folder, source)) as handle:
+            tree = ast.parse(handle.read())
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.ImportFrom) and node.module.startswith("ansible_collections"):
+                    for alias in node.names:
+                        name = "%s.%s" % (node.module, alias.name)
+                        # ``from package import module`` or ``from module import name``
+                        # (found without importing the module itself)
+                        spec = importlib.util.find_spec(node.module)
+                        lazy.add(name if spec.submodule_search_locations else node.module)
+    assert lazy and sorted(name for name in lazy if name not in sys.modules) == []
+    assert sorted(name for name in LAZY_IMPORTS if name not in sys.modules) == []

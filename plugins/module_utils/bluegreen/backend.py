@@ -47,14 +47,21 @@ class BlueGreen(object):
         self.engine = engine
         self.spec = spec
 
-    def observe(self):
+    def observe(self, names=None):
         """Every Deployment of the namespace and the traffic objects the spec names (in
-        check mode as the simulated writes left them)."""
+        check mode as the simulated writes left them). ``names``: read just these
+        Deployments, one GET each, instead of listing them all; the report needs the
+        app's own versions, while the plan's checks (a Deployment of the same name, a
+        selector reaching another app's pods) need every one."""
         spec, get = self.spec, self.engine.get
         ns = spec.namespace
-        deployments = self.engine.list(DEPLOYMENT, ns)
-        for dep in deployments:
-            dep.setdefault("kind", "Deployment")  # list items come without their kind
+        if names is None:
+            # read, never changed: planning builds new bodies (plan.py), the engine
+            # copies what it keeps of an object it writes
+            deployments = self.engine.list(DEPLOYMENT, ns, shared=True)
+        else:
+            deployments = [dep for dep in (get(DEPLOYMENT, ns, name) for name in sorted(names))
+                           if dep is not None]
         version_services = {}
         if spec.ingress:
             versions = set(status.versions_by_label(spec, deployments))
@@ -196,4 +203,14 @@ def _run(engine, spec, read):
         for write in release.switch(lambda o: plan.plan_scale_down(spec, o)):
             release.rolled_out(write.name)
 
-    return engine.result(**status.report(spec, release.observe(), live_before))
+    return engine.result(**status.report(spec, release.observe(app_deployments(
+        engine, spec, observed)), live_before))
+
+
+def app_deployments(engine, spec, observed):
+    """The names of the app's Deployments: its versions when the call began and those
+    the call wrote. A namespace of many apps is then not listed again for the report."""
+    names = set(dep["metadata"]["name"]
+                for dep in status.versions_by_label(spec, observed.deployments).values())
+    names.update(key[2] for key in engine.written if key[0] == DEPLOYMENT.kind)
+    return names

@@ -233,6 +233,18 @@ def _gateway_steps(canary, step_header, step_mirror, header, mirror):
     return header, mirror
 
 
+# What the calls of this module, step_prepare's and step_run's import only when a step needs
+# them (a module process then loads just its backend's): the canary_step action plugin
+# preloads them all in ansible-playbook's process, before it forks the tasks' workers.
+LAZY_IMPORTS = tuple("ansible_collections.progressive.delivery.plugins.module_utils." + name
+                     for name in ("canary.objects", "canary.backend", "contour.backend",
+                                  "contour.proxies", "contour.validation", "gateway.backend",
+                                  "gateway.plan", "gateway.validation", "knative.common",
+                                  "knative.revision_info", "knative.traffic_backend",
+                                  "knative.traffic_validation", "rollout.backend",
+                                  "rollout.history", "rollout.plan", "rollout.validation"))
+
+
 def refusals():
     """The exceptions by which the backends refuse a call (message, what is live now)."""
     from ansible_collections.progressive.delivery.plugins.module_utils.canary.objects import (
