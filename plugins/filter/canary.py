@@ -14,10 +14,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.progressive.delivery.plugins.module_utils.canary.step_traffic import (
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.settings import (
     REQUIRED as SETTINGS_REQUIRED,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks import (
+from ansible_collections.progressive.delivery.plugins.module_utils.gates.validation import (
     validate_gates,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (

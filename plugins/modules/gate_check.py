@@ -137,6 +137,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.progressive.delivery.plugins.module_utils import zip_import  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks import (
     evaluate_gates,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.gates.validation import (
     validate_gates,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.secrets import (

@@ -5,6 +5,10 @@ import json
 import pytest
 
 from ansible_collections.progressive.delivery.plugins.module_utils.gates import checks as g
+from ansible_collections.progressive.delivery.plugins.module_utils.gates.validation import (
+    VALIDATORS,
+    validate_gates,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     ValidationError,
 )
@@ -12,7 +16,7 @@ from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_err
 
 def test_every_bad_field_is_reported_with_its_path():
     with pytest.raises(ValidationError) as err:
-        g.validate_gates([
+        validate_gates([
             {"type": "http", "url": "ftp://x", "requests": 0, "success_rate": 120,
              "expect_body": "(", "max_latency_ms": -1},
             {"type": "nope"},
@@ -125,29 +129,29 @@ def test_pods_verdict():
 ])
 def test_inputs_users_get_wrong_are_named_by_field_and_value(gate, path, words):
     with pytest.raises(ValidationError) as err:
-        g.validate_gates([gate])
+        validate_gates([gate])
     assert [e.path for e in err.value.errors] == [path]
     assert words in str(err.value)
 
 
 def test_not_a_list_is_an_error_not_a_crash():
     with pytest.raises(ValidationError) as err:
-        g.validate_gates({"type": "http"})
+        validate_gates({"type": "http"})
     assert str(err.value).startswith("gates: must be a list of gates")
 
 
 def test_task_file_gates_validate_only_where_allowed():
-    g.validate_gates([{"type": "tasks", "file": "checks.yml"}], allow_tasks=True)
+    validate_gates([{"type": "tasks", "file": "checks.yml"}], allow_tasks=True)
     with pytest.raises(ValidationError) as err:
-        g.validate_gates([{"type": "tasks"}], allow_tasks=True)
+        validate_gates([{"type": "tasks"}], allow_tasks=True)
     assert [e.path for e in err.value.errors] == ["gates[0].file"]
     with pytest.raises(ValidationError):
-        g.validate_gates([{"type": "tasks", "file": "checks.yml"}])
+        validate_gates([{"type": "tasks", "file": "checks.yml"}])
 
 
 def test_a_url_password_never_reaches_an_error_or_a_message():
     with pytest.raises(ValidationError) as err:
-        g.validate_gates([{"type": "http", "url": "ftp://me:hunter2@host/"}])
+        validate_gates([{"type": "http", "url": "ftp://me:hunter2@host/"}])
     assert "hunter2" not in str(err.value) and "ftp://me:********@host/" in str(err.value)
     gate = {"url": "https://me:hunter2@127.0.0.1/health"}
     passed, message, values = g.http_verdict(gate, [(200, "", 0.01, None)])
@@ -160,3 +164,7 @@ def test_prometheus_refusal_is_given_in_prometheus_words():
     assert g.prometheus_error(400, body) == (
         "status 400, bad_data: invalid parameter \"query\": 1:5: parse error: unexpected")
     assert g.prometheus_error(502, "<html>bad gateway</html>") == "status 502"
+
+
+def test_every_gate_type_has_a_validator_and_an_evaluator():
+    assert sorted(VALIDATORS) == sorted(g.EVALUATORS) == ["http", "pods_ready", "prometheus"]

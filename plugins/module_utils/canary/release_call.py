@@ -13,7 +13,7 @@ __metaclass__ = type
 from ansible_collections.progressive.delivery.plugins.module_utils.canary import (
     release_record as rr,
 )
-from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks import (
+from ansible_collections.progressive.delivery.plugins.module_utils.gates.validation import (
     validate_gates,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (

@@ -34,6 +34,8 @@ from ansible_collections.progressive.delivery.plugins.module_utils.canary.record
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.gates.checks import (
     evaluate_gates,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.gates.validation import (
     validate_gates,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.canary.release_call import (

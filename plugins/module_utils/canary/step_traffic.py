@@ -20,26 +20,17 @@ from collections import namedtuple
 from ansible_collections.progressive.delivery.plugins.module_utils.canary import (
     release_record as rr,
 )
+from ansible_collections.progressive.delivery.plugins.module_utils.canary.settings import (
+    BACKENDS,
+    REQUIRED,
+)
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldErrors,
 )
 
-BACKENDS = ("replicas", "nginx", "contour", "knative", "gateway", "rolling")
-
 TrafficCall = namedtuple("TrafficCall", "module params")
 """module: the module whose runner moves the traffic; params: its parameters as the module
 would have them (sub-options filled with their defaults, as AnsibleModule does)."""
-
-# The settings each backend cannot do without (the role checks them first; the module says
-# the same when called directly).
-REQUIRED = {
-    "replicas": ("service",),
-    "nginx": ("ingress", "canary_service"),
-    "contour": ("name", "path", "stable_service", "canary_service"),
-    "knative": ("service",),
-    "gateway": ("route", "stable_service", "canary_service"),
-    "rolling": (),
-}
 
 
 def _options(value, defaults):
