@@ -279,6 +279,12 @@ class Engine(object):
                 raise
             return rejected(exc)
 
+    def saw(self, resource, namespace, name, obj):
+        """The object as a wait last saw it (the final event of its watch): the freshest
+        read there is, kept so that a report made right after does not read it again."""
+        self.reads.refresh(resource, namespace, name, obj)
+        return obj
+
     def still_written(self, resource, namespace, name, path):
         """After a proof: the field at ``path`` (e.g. ("spec", "selector")) of an object
         this call wrote still holds what it wrote. Another writer reverting it right after

@@ -244,3 +244,34 @@ def test_the_same_fake_answers_check_mode_without_a_write():
     assert result["changed"] and not fake.writes()
     assert [a["live_version"] for a in result["apps"]] == ["v2", "v2"]
     assert fake.store[("Service", NS, "a")]["spec"]["selector"]["version"] == "v1"
+
+
+def test_the_apps_of_a_namespace_share_one_list_of_its_deployments():
+    fake = FakeKube(app_objects("a") + app_objects("b") + app_objects("c"))
+    specs = batch.validate_all(TOP, [dict(name=n, version="v2", service=n) for n in "abc"])
+    result = batch.run_apps(fake, specs, wait=False, parallel=1)
+    assert [a["live_version"] for a in result["apps"]] == ["v2", "v2", "v2"]
+    assert [r for r in fake.requests if r[0] == "list"] == [("list", "Deployment", NS)]
+
+
+def test_a_shared_list_is_read_again_once_older_than_its_age_and_not_kept_on_failure():
+    now = [0.0]
+
+    class Kube(object):
+        calls = []
+
+        def list(self, resource, namespace):
+            self.calls.append(namespace)
+            if namespace == "denied":
+                raise KubeError(403, "Forbidden", "deployments is forbidden")
+            return {"items": [{"metadata": {"name": "x-%d" % len(self.calls)}}]}
+
+    kube = Kube()
+    listed = batch.NamespaceDeployments(kube, max_age=1.0, clock=lambda: now[0])
+    first = listed("web")
+    now[0] = 0.9
+    assert listed("web") is first and kube.calls == ["web"]
+    now[0] = 1.5
+    assert listed("web") != first and kube.calls == ["web", "web"]
+    assert listed("denied") is None and listed("denied") is None  # each app lists for itself
+    assert kube.calls == ["web", "web", "denied", "denied"]

@@ -563,3 +563,13 @@ def test_a_list_is_read_once_copied_unless_shared_and_its_items_have_their_kind(
     assert all(a is b for a, b in zip(shared, again))  # the same objects, no copy
     assert [r for r in kube.requests if r[0] == "list"] == [("list", "Deployment", NS)]
     assert engine.get(DEPLOYMENT, NS, "b")["spec"]["replicas"] == 3  # found in the list
+
+
+def test_what_a_wait_saw_last_is_read_from_the_cache_not_again():
+    kube = FakeKube([deployment("a", 1)])
+    engine = eng.Engine(kube)
+    seen = dict(deployment("a", 2), status={"readyReplicas": 2})
+    assert engine.saw(DEPLOYMENT, NS, "a", seen) is seen
+    got = engine.get(DEPLOYMENT, NS, "a")
+    assert got == seen and got is not seen  # a copy of what the wait saw
+    assert [r for r in kube.requests if r[0] in ("get", "list")] == []

@@ -148,11 +148,17 @@ def _listed(write):
     return [] if write is None else [write]
 
 
-def run_bluegreen(kube, spec, check_mode=False, wait=True, wait_timeout=300):
+def run_bluegreen(kube, spec, check_mode=False, wait=True, wait_timeout=300,
+                  deployments=None):
     """Carry out ``spec.state``; return the module result. A failure midway (a missing
-    permission, a timeout) says what this call wrote and what is live (``live_now``)."""
+    permission, a timeout) says what this call wrote and what is live (``live_now``).
+    ``deployments(namespace)``: the namespace's Deployments as the apps of one call share
+    them (batch.NamespaceDeployments), or None to list them here."""
     engine = Engine(kube, check_mode=check_mode, wait=wait, wait_timeout=wait_timeout,
                     diff_view=status.diff_view)
+    shared = deployments(spec.namespace) if deployments is not None else None
+    if shared is not None:
+        engine.reads.put_list(DEPLOYMENT, spec.namespace, None, shared)
     read = {}
     with engine.accounting(lambda: live_now(engine, spec, read)):
         return _run(engine, spec, read)

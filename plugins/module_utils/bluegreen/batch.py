@@ -22,12 +22,18 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import threading
+import time
 import traceback
 
 from ansible_collections.progressive.delivery.plugins.module_utils.bluegreen import (
     backend,
     status,
     validation,
+)
+from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
+    DEPLOYMENT,
+    KubeError,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.field_errors import (
     FieldError,
@@ -133,15 +139,44 @@ def outcome(run):
         return found
 
 
+class NamespaceDeployments(object):
+    """The Deployments of a namespace, listed once for the apps of the call that start
+    within ``max_age`` seconds of the list: each app's plan needs every Deployment of its
+    namespace (50 apps in one namespace would list 100 Deployments 50 times). An app that
+    starts later lists again, so no app plans on a read older than a call of its own
+    might; an app for which the list fails lists for itself, and reports its own error."""
+
+    def __init__(self, kube, max_age=1.0, clock=time.monotonic):
+        self.kube = kube
+        self.max_age = max_age
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.lists = {}  # namespace -> (when the read began, items)
+
+    def __call__(self, namespace):
+        with self.lock:  # the apps that need it meanwhile wait for this one read
+            found = self.lists.get(namespace)
+            if found is None or self.clock() - found[0] > self.max_age:
+                began = self.clock()
+                try:
+                    items = self.kube.list(DEPLOYMENT, namespace).get("items") or []
+                except KubeError:
+                    return None
+                found = self.lists[namespace] = (began, items)
+            return found[1]
+
+
 def run_apps(kube, specs, check_mode=False, wait=True, wait_timeout=300, parallel=10,
              release=backend.run_bluegreen):
     """Each app's release, ``parallel`` at a time, sharing ``kube`` (its API session is
-    safe to share between threads); the module result (``aggregate``)."""
+    safe to share between threads) and the namespaces' Deployment lists
+    (``NamespaceDeployments``); the module result (``aggregate``)."""
     from concurrent.futures import ThreadPoolExecutor  # only calls with apps pay for it
+    listed = NamespaceDeployments(kube)
 
     def one(spec):
         return outcome(lambda: release(kube, spec, check_mode=check_mode, wait=wait,
-                                       wait_timeout=wait_timeout))
+                                       wait_timeout=wait_timeout, deployments=listed))
 
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(specs)))) as pool:
         outcomes = list(pool.map(one, specs))

@@ -130,9 +130,9 @@ class ContourBackend(object):
             # A Service created just before this call (the role deploys the candidate's
             # Service, then includes its proxy) can be missing from Contour's cache for a
             # moment under load: then Contour's next verdict is the one that counts.
-            wait_for_verdict(engine.kube, spec.resource, ref.namespace, ref.name, valid,
-                             engine.remaining, cs.unresolved_services,
-                             functools.partial(cs.proxy_valid, generation))
+            engine.saw(spec.resource, ref.namespace, ref.name, wait_for_verdict(
+                engine.kube, spec.resource, ref.namespace, ref.name, valid, engine.remaining,
+                cs.unresolved_services, functools.partial(cs.proxy_valid, generation)))
 
     def rejected(self, engine, observed, writes, error):
         notes = self.restore(engine) if engine.changed else []

@@ -139,9 +139,11 @@ class GatewayTrafficBackend(object):
     def prove(self, engine, observed, writes):
         # A Service created just before this call can be missing from the controller's
         # cache for a moment under load: then its next verdict is the one that counts.
-        wait_for_verdict(engine.kube, self.resource, self.spec.namespace, self.spec.name,
-                         gs.route_accepted, engine.remaining, gs.missing_backends,
-                         lambda unused: functools.partial(gs.route_accepted, services_exist=True))
+        spec = self.spec
+        engine.saw(self.resource, spec.namespace, spec.name, wait_for_verdict(
+            engine.kube, self.resource, spec.namespace, spec.name, gs.route_accepted,
+            engine.remaining, gs.missing_backends,
+            lambda unused: functools.partial(gs.route_accepted, services_exist=True)))
 
     def rejected(self, engine, observed, writes, error):
         spec, kube = self.spec, engine.kube
