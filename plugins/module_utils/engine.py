@@ -157,7 +157,8 @@ class Engine(object):
             result = simulate(write, current, self.kube.unwrapped, self.dry_run_create)
         else:
             result = self._send(write)
-            self.reads.written(write.resource, write.namespace, write.name, current, result)
+            self.reads.written(write.resource, write.namespace, write.name, current, result,
+                               moved_kinds(write))
         if changed is not None and current is not None and not changed(current, result):
             return result
         self.before.setdefault(label, before)
@@ -366,14 +367,15 @@ class ReadCache(object):
 
     A write also sets ``moved``: controllers answer it by changing objects of other
     kinds (a Deployment's ReplicaSets and pods, a Service's EndpointSlices), so the first
-    read past the engine after it (the wait or proof that follows the write) forgets
-    everything read before. Keying this on the read rather than on the watch matters:
-    a wait whose first read already satisfies it never watches."""
+    read past the engine after it (the wait or proof that follows the write) forgets what
+    was read before: everything, or only the kinds the write is known to move
+    (``moved_kinds``). Keying this on the read rather than on the watch matters: a wait
+    whose first read already satisfies it never watches."""
 
     def __init__(self):
         self.objects = {}
         self.lists = {}
-        self.moved = False
+        self.moved = set()  # kinds to forget at the next read past the engine; ALL_KINDS
 
     def get(self, resource, namespace, name):
         """(found, the object or None when it does not exist)."""
@@ -400,11 +402,15 @@ class ReadCache(object):
         self.lists[(resource.kind, namespace, label_selector or None)] = items
         return items
 
-    def written(self, resource, namespace, name, before, after):
+    def written(self, resource, namespace, name, before, after, moves=None):
+        """``moves``: the kinds the write makes controllers change (None: any kind)."""
         if before is not None and after is not None and _version(before) is not None \
                 and _version(before) == _version(after):
             return  # the server kept the object as it was (an apply that changed nothing)
-        self.moved = True
+        if moves is None or ALL_KINDS in self.moved:
+            self.moved = set([ALL_KINDS])
+        else:
+            self.moved.update(moves)
         self.objects.pop((resource.kind, namespace, name), None)
         for key in list(self.lists):
             if key[:2] == (resource.kind, namespace):
@@ -413,12 +419,17 @@ class ReadCache(object):
     def forget(self):
         self.objects.clear()
         self.lists.clear()
-        self.moved = False
+        self.moved = set()
 
     def read_past(self):
-        """A read past the engine is about to happen: after a write, drop the rest."""
-        if self.moved:
+        """A read past the engine is about to happen: after a write, drop what it moved."""
+        if ALL_KINDS in self.moved:
             self.forget()
+            return
+        for store in (self.objects, self.lists):
+            for key in [key for key in store if key[0] in self.moved]:
+                del store[key]
+        self.moved = set()
 
     def _drop_kind(self, resource, namespace):
         for store in (self.objects, self.lists):
@@ -488,6 +499,24 @@ class CachingClient(object):
         self._reads.refresh_list(resource, namespace, label_selector, field_selector,
                                  listed.get("items") or [])
         return listed
+
+
+ALL_KINDS = "*"
+
+
+def moved_kinds(write):
+    """The kinds of object controllers change in answer to ``write``, when that is known to
+    be fewer than all; None otherwise. A Service patch of its selector and metadata moves
+    its EndpointSlices (and Endpoints) only: Deployments and pods do not follow Services,
+    and what else reads a Service (Ingress, HTTPProxy, HTTPRoute) cares about its name and
+    ports. That keeps a blue/green switch from reading the rest of its objects again for
+    its report."""
+    body = write.body if isinstance(write.body, dict) else {}
+    if write.verb == "patch" and write.resource.kind == "Service" \
+            and set(body) <= set(["metadata", "spec"]) \
+            and set(body.get("spec") or {}) <= set(["selector"]):
+        return ("EndpointSlice", "Endpoints")
+    return None
 
 
 def _version(obj):

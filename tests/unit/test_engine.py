@@ -9,7 +9,9 @@ from ansible_collections.progressive.delivery.plugins.module_utils import engine
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.client import (
     CONFIGMAP,
     DEPLOYMENT,
+    ENDPOINTSLICE,
     REPLICASET,
+    SERVICE,
     KubeError,
 )
 from ansible_collections.progressive.delivery.plugins.module_utils.k8s.wait import (
@@ -539,6 +541,69 @@ def test_the_first_read_past_the_engine_after_a_write_forgets_the_other_kinds():
     engine.kube.list(CONFIGMAP, NS, field_selector="metadata.name=live")
     engine.get(REPLICASET, NS, "web-1")
     assert [r for r in kube.requests if r[1] == "ReplicaSet"] == [("get", "ReplicaSet", "web-1")] * 2
+
+
+def service(name, selector, ports=None):
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": NS},
+            "spec": {"selector": selector, "ports": ports or [{"port": 80}]}}
+
+
+def endpointslice(name, pods):
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "namespace": NS},
+            "endpoints": [{"targetRef": {"name": pod}} for pod in pods]}
+
+
+def selector_patch(version, **spec):
+    spec.setdefault("selector", {"app": "web", "version": version})
+    return eng.Write("patch", SERVICE, NS, "web", {
+        "metadata": {"annotations": {"live": version}}, "spec": spec})
+
+
+def test_a_service_selector_patch_moves_its_endpointslices_only():
+    """Pointing a Service at other pods changes its EndpointSlices; Deployments, pods and
+    the other Services stay as read, so a report after the switch need not read them
+    again. Anything else a Service patch changes (its ports) may move anything."""
+    assert eng.moved_kinds(selector_patch("v2")) == ("EndpointSlice", "Endpoints")
+    assert eng.moved_kinds(selector_patch("v2", ports=[{"port": 81}])) is None
+    assert eng.moved_kinds(eng.Write("create", SERVICE, NS, "web", service("web", {}))) is None
+    assert eng.moved_kinds(eng.Write("patch", DEPLOYMENT, NS, "web-v2",
+                                     {"spec": {"replicas": 2}})) is None
+    assert eng.moved_kinds(eng.Write("delete", SERVICE, NS, "web")) is None
+
+
+def test_after_a_selector_patch_only_the_moved_kinds_are_read_again():
+    kube = FakeKube([service("web", {"app": "web", "version": "v1"}),
+                     service("web-preview", {"app": "web", "version": "v2"}),
+                     deployment("web-v1", 3), deployment("web-v2", 3),
+                     endpointslice("web-abc", ["v1-pod"])])
+    engine = eng.Engine(kube)
+    engine.list(DEPLOYMENT, NS)
+    engine.get(SERVICE, NS, "web-preview")
+    engine.get(ENDPOINTSLICE, NS, "web-abc")
+    engine.write(selector_patch("v2"))
+    kube.put(endpointslice("web-abc", ["v2-pod"]))  # the controller's answer
+    engine.kube.get(SERVICE, NS, "web")  # the proof's read past the engine
+    assert engine.get(ENDPOINTSLICE, NS, "web-abc")["endpoints"][0]["targetRef"]["name"] == "v2-pod"
+    engine.get(DEPLOYMENT, NS, "web-v1")
+    engine.get(SERVICE, NS, "web-preview")
+    engine.get(SERVICE, NS, "web")
+    assert [r for r in kube.requests if r[0] != "patch"] == [
+        ("list", "Deployment", NS), ("get", "Service", "web-preview"),
+        ("get", "EndpointSlice", "web-abc"), ("get", "Service", "web"),  # the write's read
+        ("get", "Service", "web"), ("get", "EndpointSlice", "web-abc")]
+
+
+def test_a_selector_patch_after_another_write_still_forgets_everything():
+    kube = FakeKube([service("web", {"app": "web", "version": "v1"}), deployment("web-v1", 3),
+                     configmap("live", colour="blue")])
+    engine = eng.Engine(kube)
+    engine.get(DEPLOYMENT, NS, "web-v1")
+    engine.write(eng.Write("patch", CONFIGMAP, NS, "live", {"data": {"colour": "green"}}))
+    engine.write(selector_patch("v2"))
+    engine.kube.get(SERVICE, NS, "web")
+    engine.get(DEPLOYMENT, NS, "web-v1")
+    assert reads(kube, "Deployment") == [("get", "Deployment", "web-v1")] * 2
 
 
 def test_a_call_without_writes_keeps_its_reads_across_a_wait_read():
