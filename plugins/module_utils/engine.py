@@ -375,7 +375,7 @@ class ReadCache(object):
     def __init__(self):
         self.objects = {}
         self.lists = {}
-        self.moved = set()  # kinds to forget at the next read past the engine; ALL_KINDS
+        self.moved = set()  # kinds to forget at the next read past the engine (or ALL_KINDS)
 
     def get(self, resource, namespace, name):
         """(found, the object or None when it does not exist)."""
@@ -426,16 +426,16 @@ class ReadCache(object):
         if ALL_KINDS in self.moved:
             self.forget()
             return
-        for store in (self.objects, self.lists):
-            for key in [key for key in store if key[0] in self.moved]:
-                del store[key]
-        self.moved = set()
+        moved, self.moved = self.moved, set()
+        self._drop(lambda key: key[0] in moved)
 
     def _drop_kind(self, resource, namespace):
+        self._drop(lambda key: key[:2] == (resource.kind, namespace))
+
+    def _drop(self, matches):
         for store in (self.objects, self.lists):
-            for key in list(store):
-                if key[:2] == (resource.kind, namespace):
-                    del store[key]
+            for key in [key for key in store if matches(key)]:
+                del store[key]
 
     def refresh(self, resource, namespace, name, obj):
         """A read made past the cache: the object as it is now."""
